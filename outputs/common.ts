@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { PRIORITIES, parsePriority, type Priority } from '../src/alert/priority.js';
+import { byteSize, duration } from '../src/config/duration.js';
+
+export const priorityName = z.string().transform((value, ctx): Priority => {
+  const p = parsePriority(value);
+  if (!p) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a priority (one of ${PRIORITIES.join(', ').toLowerCase()})` });
+    return z.NEVER;
+  }
+  return p;
+});
+
+export const retryConfig = z.strictObject({
+  /** Total tries including the first. */
+  attempts: z.number().int().min(1).max(100).default(10),
+  /** First backoff; doubles each attempt, with full jitter. */
+  backoff: duration.default(1000),
+  /** Cap for one backoff. */
+  maxBackoff: duration.default(60_000),
+});
+
+export const rateLimitConfig = z.strictObject({
+  /** At most `max` sends per `per` for this output (all workers together). */
+  max: z.number().int().positive(),
+  per: duration.default(1000),
+});
+
+export const batchConfig = z.strictObject({
+  /** Alerts per request at most. */
+  size: z.number().int().min(1).max(10_000).default(100),
+  /** Bytes per request at most (the JSON of the alerts); a batch is split to fit. */
+  maxBytes: byteSize.default(4 * 1024 * 1024),
+  /** How long the router waits to fill a batch before sending a partial one. */
+  interval: duration.default(1000).refine((v) => v <= 10_000, 'at most 10s (ingest jobs are held meanwhile)'),
+});
+
+export const tlsConfig = z.strictObject({
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  insecureSkipVerify: z.boolean().default(false),
+});
+
+/** Keys every output instance accepts. */
+export const commonOutputShape = {
+  type: z.string(),
+  /** Only alerts at least this severe reach this output. */
+  minimumPriority: priorityName.optional(),
+  /** Per-request timeout. */
+  timeout: duration.default(10_000),
+  /** Parallel sends for this output (per worker process). */
+  concurrency: z.number().int().min(1).max(1000).default(4),
+  retry: retryConfig.default({ attempts: 10, backoff: 1000, maxBackoff: 60_000 }),
+  rateLimit: rateLimitConfig.optional(),
+  batch: batchConfig.optional(),
+  /** Mustache template for the message text (chat outputs); see docs/outputs. */
+  messageFormat: z.string().optional(),
+  /** Mustache template for the title (chat outputs). */
+  title: z.string().optional(),
+};
+
+export type CommonOutputConfig = {
+  type: string;
+  minimumPriority?: Priority;
+  timeout: number;
+  concurrency: number;
+  retry: z.infer<typeof retryConfig>;
+  rateLimit?: z.infer<typeof rateLimitConfig>;
+  batch?: z.infer<typeof batchConfig>;
+  messageFormat?: string;
+  title?: string;
+};

@@ -1,0 +1,20 @@
+import type { OutputDefinition } from './types.js';
+import { stdoutOutput } from './stdout/index.js';
+import { webhookOutput } from './webhook/index.js';
+
+/** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput];
+
+const BY_TYPE = new Map<string, OutputDefinition<any>>();
+for (const def of OUTPUT_DEFINITIONS) {
+  if (BY_TYPE.has(def.type)) throw new Error(`output type "${def.type}" is registered twice`);
+  BY_TYPE.set(def.type, def);
+}
+
+export function outputDefinition(type: string): OutputDefinition<any> | undefined {
+  return BY_TYPE.get(type);
+}
+
+export function outputTypes(): string[] {
+  return [...BY_TYPE.keys()].sort();
+}

@@ -1,0 +1,65 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Alert } from '../src/alert/alert.js';
+import type { HttpClient } from '../src/delivery/http-client.js';
+import type { CommonOutputConfig } from './common.js';
+
+/**
+ * The output contract. An output is one folder under outputs/ exporting one OutputDefinition; the
+ * registry (outputs/index.ts) lists them. The core never names a specific output.
+ */
+export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape> {
+  /** The `type:` value in config. */
+  type: string;
+  /** One line for `falconet check` and the docs. */
+  summary: string;
+  /** The output's own config keys; the common keys (retry, timeout, …) are added by the registry. */
+  options: Options;
+  /**
+   * How many alerts one send may carry. `single`: always one. `optional`: one, or `batch.size` when
+   * the instance sets `batch`. `always`: batched, with `defaultBatch` unless the instance sets `batch`.
+   */
+  batching: 'single' | 'optional' | 'always';
+  /** Batch used by `always` outputs whose instance sets no `batch` (interval in ms). */
+  defaultBatch?: { size: number; interval: number };
+  /** Keys (dot paths inside the instance config) holding secrets: redacted by `falconet check`. */
+  secretKeys?: string[];
+  create(config: OutputInstanceConfig<Options>, deps: OutputDeps): Output;
+}
+
+export type OutputInstanceConfig<Options extends z.ZodRawShape = z.ZodRawShape> = CommonOutputConfig &
+  z.infer<z.ZodObject<Options>>;
+
+export interface OutputDeps {
+  /** The instance name (`slack-team1`), for logs and error messages. */
+  name: string;
+  logger: Logger;
+  /** The shared HTTP client: keep-alive pool, timeouts via the signal, no redirects. */
+  http: HttpClient;
+}
+
+export interface SendContext {
+  /** Aborted on timeout or shutdown; every request must honour it. */
+  signal: AbortSignal;
+}
+
+/**
+ * Result of one send. Returning nothing means every alert was delivered. Outputs that learn
+ * per-alert outcomes (Elasticsearch bulk items, Splunk's invalid-event-number) return them so the
+ * delivery worker retries only the alerts that can succeed and dead-letters the rest.
+ */
+export interface SendResult {
+  /** Alerts to send again later (e.g. per-item 429). */
+  retry?: Alert[];
+  /** Alerts that can never be delivered, with the destination's reason. */
+  rejected?: Array<{ alert: Alert; reason: string }>;
+}
+
+export interface Output {
+  /**
+   * Delivers alerts. Throws a DeliveryError (src/delivery/errors.ts) for a failure of the whole
+   * request: `classifyHttpStatus` decides between retryable and permanent.
+   */
+  send(alerts: Alert[], ctx: SendContext): Promise<SendResult | void>;
+  close?(): Promise<void>;
+}

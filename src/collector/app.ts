@@ -1,0 +1,116 @@
+import Koa, { type Context } from 'koa';
+import type { Logger } from 'pino';
+import type { Metrics } from '../observability/metrics.js';
+import { BodyTooLargeError, readBody } from './body.js';
+import { BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
+
+export interface CollectorDeps {
+  maxBodySize: number;
+  /** Resolves once the alerts are in Redis; rejects when they could not be written. */
+  ingest(alerts: RawAlert[], receivedAt: number): Promise<void>;
+  /** True when Redis answers. */
+  ready(): Promise<boolean>;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+function reply(ctx: Context, status: number, error: string, detail: string): void {
+  ctx.status = status;
+  ctx.body = { error, detail };
+}
+
+/**
+ * The collector's HTTP surface. Falco POSTs to whatever path it is configured with, so every POST
+ * except /test is an ingest; the few GET endpoints are for probes and scraping.
+ */
+export function createCollectorApp(deps: CollectorDeps): Koa {
+  const app = new Koa();
+  app.silent = true;
+  const log = deps.logger;
+
+  async function ingest(ctx: Context, body: string, contentType: string | undefined): Promise<void> {
+    const receivedAt = Date.now();
+    let alerts: RawAlert[];
+    try {
+      alerts = decodeAlerts(body, contentType, receivedAt);
+    } catch (err) {
+      if (!(err instanceof BadAlertError)) throw err;
+      deps.metrics.requests.inc({ result: 'rejected' });
+      log.debug({ code: err.code, detail: err.detail }, 'rejected request');
+      return reply(ctx, 400, err.code, err.detail);
+    }
+    try {
+      await deps.ingest(alerts, receivedAt);
+    } catch (err) {
+      deps.metrics.requests.inc({ result: 'unavailable' });
+      log.warn({ err: (err as Error).message }, 'could not write alerts to Redis');
+      ctx.set('Retry-After', '1');
+      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable); nothing was accepted');
+    }
+    deps.metrics.requests.inc({ result: 'accepted' });
+    deps.metrics.alertsAccepted.inc(alerts.length);
+    // Falco <= 0.35 prints any response body on its stdout: answer with none.
+    ctx.status = 200;
+    ctx.body = '';
+  }
+
+  const getRoutes: Record<string, (ctx: Context) => Promise<void> | void> = {
+    '/healthz': (ctx) => {
+      ctx.body = { status: 'ok' };
+    },
+    '/ping': (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = 'pong\n';
+    },
+    '/readyz': async (ctx) => {
+      const ok = await deps.ready();
+      ctx.status = ok ? 200 : 503;
+      ctx.body = { status: ok ? 'ready' : 'redis unreachable' };
+    },
+    '/metrics': async (ctx) => {
+      ctx.type = deps.metrics.registry.contentType;
+      ctx.body = await deps.metrics.registry.metrics();
+    },
+  };
+
+  app.use(async (ctx) => {
+    try {
+      if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+        const handler = getRoutes[ctx.path];
+        if (handler) return await handler(ctx);
+        return reply(ctx, 405, 'method_not_allowed', 'POST Falco alerts to this URL; GET serves /healthz, /readyz, /ping, /metrics');
+      }
+      if (ctx.method !== 'POST' && ctx.method !== 'PUT') {
+        return reply(ctx, 405, 'method_not_allowed', 'POST Falco alerts to this URL');
+      }
+      if (ctx.path === '/test') return await ingest(ctx, testAlert(ctx.query.priority), 'application/json');
+      const body = await readBody(ctx.req, deps.maxBodySize);
+      await ingest(ctx, body, ctx.get('content-type') || undefined);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        deps.metrics.requests.inc({ result: 'too_large' });
+        return reply(ctx, 413, 'body_too_large', `the body exceeds ${deps.maxBodySize} bytes (listen.maxBodySize)`);
+      }
+      log.error({ err }, 'unexpected error handling a request');
+      return reply(ctx, 500, 'internal_error', 'unexpected error; see the collector log');
+    }
+  });
+  return app;
+}
+
+/** The alert POST /test injects: it goes through the whole pipeline like any other. */
+export function testAlert(priority: unknown): string {
+  const now = new Date();
+  const p = typeof priority === 'string' && priority !== '' ? priority : 'Notice';
+  return JSON.stringify({
+    hostname: 'falconet',
+    output: `${now.toISOString()}: ${p} This is a test from Falconet`,
+    output_fields: { 'falconet.test': true, 'proc.name': 'falconet', 'user.name': 'falconet' },
+    priority: p,
+    rule: 'Falconet test',
+    source: 'internal',
+    tags: ['test'],
+    time: now.toISOString(),
+  });
+}
+

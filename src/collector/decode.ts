@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { PRIORITY_NAMES_FOR_ERRORS, parsePriority } from '../alert/priority.js';
+import { parseJson, stringifyJson } from '../alert/json.js';
+
+/** A request body that cannot be accepted; the collector answers 400 with these two fields. */
+export class BadAlertError extends Error {
+  constructor(
+    readonly code: 'empty_body' | 'invalid_json' | 'invalid_alert' | 'invalid_text_alert',
+    readonly detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'BadAlertError';
+  }
+}
+
+/** One accepted alert: its id (content hash of what Falco sent) and its JSON text. */
+export type RawAlert = [id: string, json: string];
+
+export function alertId(raw: string): string {
+  return createHash('sha256').update(raw).digest('hex').slice(0, 32);
+}
+
+/**
+ * Turns one request body into raw alert JSON texts, validated but not re-serialised: the texts are
+ * stored as Falco sent them (big integers intact) and normalised by the router.
+ *
+ * Accepts what Falco's http_output sends (one object per request, JSON or text/plain), plus a JSON
+ * array or NDJSON for batch senders. A batch is accepted whole or refused whole, naming the item.
+ */
+export function decodeAlerts(body: string, contentType: string | undefined, receivedAt: number): RawAlert[] {
+  const text = body.trim();
+  if (text === '') throw new BadAlertError('empty_body', 'the request body is empty; send one Falco alert as JSON');
+  const type = (contentType ?? '').toLowerCase();
+  if (type.includes('ndjson') || type.includes('jsonl')) return decodeNdjson(text);
+  if (text[0] === '[') return decodeArray(text);
+  if (text[0] === '{') return [decodeObject(text, '')];
+  if (type.startsWith('application/json')) {
+    throw new BadAlertError('invalid_json', 'body is not a JSON object; Falco sends one alert object per request');
+  }
+  // json_output: false sends the rendered output line as text/plain.
+  return [textAlert(text, receivedAt)];
+}
+
+function decodeNdjson(text: string): RawAlert[] {
+  const out: RawAlert[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line !== '') out.push(decodeObject(line, `line ${i + 1}: `));
+  }
+  return out;
+}
+
+function decodeArray(text: string): RawAlert[] {
+  let items: unknown;
+  try {
+    items = parseJson(text);
+  } catch (err) {
+    throw new BadAlertError('invalid_json', (err as Error).message);
+  }
+  if (!Array.isArray(items)) throw new BadAlertError('invalid_json', 'expected a JSON array of alerts');
+  if (items.length === 0) throw new BadAlertError('invalid_alert', 'the alert array is empty');
+  return items.map((item, i) => {
+    validateAlert(item, `[${i}].`);
+    const json = stringifyJson(item);
+    return [alertId(json), json] as RawAlert;
+  });
+}
+
+function decodeObject(text: string, where: string): RawAlert {
+  let value: unknown;
+  try {
+    // Plain JSON.parse is enough to validate: the text itself, not this value, is what gets stored.
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new BadAlertError('invalid_json', `${where}${(err as Error).message}`);
+  }
+  validateAlert(value, where);
+  return [alertId(text), text];
+}
+
+function validateAlert(value: unknown, at: string): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BadAlertError('invalid_alert', `${at || ''}expected a JSON object (a Falco alert)`.trim());
+  }
+  const alert = value as Record<string, unknown>;
+  const fail = (key: string, detail: string): never => {
+    throw new BadAlertError('invalid_alert', `${at}${key}: ${detail}`);
+  };
+  if (typeof alert.rule !== 'string' || alert.rule === '') fail('rule', 'required, a non-empty string');
+  if (typeof alert.priority !== 'string') fail('priority', 'required, a string');
+  if (!parsePriority(alert.priority as string)) {
+    fail('priority', `${JSON.stringify(alert.priority)} is not a Falco priority (one of ${PRIORITY_NAMES_FOR_ERRORS})`);
+  }
+  if (typeof alert.time !== 'string' || Number.isNaN(Date.parse(alert.time))) {
+    fail('time', 'required, an RFC 3339 timestamp string');
+  }
+  const fields = alert.output_fields;
+  if (fields !== undefined && fields !== null && (typeof fields !== 'object' || Array.isArray(fields))) {
+    fail('output_fields', 'must be an object');
+  }
+  for (const key of ['source', 'hostname', 'output', 'message'] as const) {
+    if (alert[key] !== undefined && alert[key] !== null && typeof alert[key] !== 'string') fail(key, 'must be a string');
+  }
+  const tags = alert.tags;
+  if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+    fail('tags', 'must be an array of strings');
+  }
+}
+
+// "<time>: <Priority> <rendered output>" — Falco's text line; internal messages have the same prefix.
+const TEXT_LINE = /^(\S+):\s+([A-Za-z]+)\s+([\s\S]*)$/;
+
+function textAlert(text: string, receivedAt: number): RawAlert {
+  const match = TEXT_LINE.exec(text);
+  const priority = match ? parsePriority(match[2]!) : undefined;
+  if (!match || !priority) {
+    throw new BadAlertError(
+      'invalid_text_alert',
+      'a text/plain body must be a Falco output line "<time>: <Priority> <output>"; set json_output: true in falco.yaml',
+    );
+  }
+  const internal = match[3]!.startsWith('Falco internal');
+  const json = JSON.stringify({
+    output: text,
+    priority,
+    rule: internal ? 'Falco internal' : 'unknown',
+    source: internal ? 'internal' : 'syscall',
+    // The text carries only a time of day; the receipt time is the best full timestamp we have.
+    time: new Date(receivedAt).toISOString(),
+    output_fields: {},
+    tags: [],
+  });
+  // Hash the text, not the JSON holding the receipt time, so a duplicate POST keeps its id.
+  return [alertId(text), json];
+}

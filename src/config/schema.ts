@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { priorityName } from '../../outputs/common.js';
+import { duration, byteSize } from './duration.js';
+
+/** A matcher value: exact string, a list (any of), "/regex/flags", or for priority ">=warning". */
+export const matcherValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
+export const matcherMap = z.record(z.string(), matcherValue);
+
+export const routeSchema = z.strictObject({
+  /** A name for logs and `falconet route`; defaults to routes[i]. */
+  name: z.string().optional(),
+  /** Every condition must hold. No match, match_any or not: the route catches everything. */
+  match: matcherMap.optional(),
+  /** At least one of these condition maps must hold entirely. */
+  match_any: z.array(matcherMap).min(1).optional(),
+  /** The route does not apply when all of these conditions hold. */
+  not: matcherMap.optional(),
+  /** Every listed output receives a matching alert. */
+  outputs: z.array(z.string()).min(1),
+  /** Keep evaluating later routes after this one matched. */
+  continue: z.boolean().default(false),
+});
+
+export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
+
+export const rootSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(2801),
+      /** Largest accepted request body; larger gets 413. */
+      maxBodySize: byteSize.default(2 * 1024 * 1024),
+    })
+    .default({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024 }),
+  redis: z
+    .strictObject({
+      url: z.string().default('redis://127.0.0.1:6379'),
+      /** Key prefix of every queue and key Falconet writes. */
+      prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('falconet'),
+      /** Start a local redis-server when nothing answers at a loopback url. */
+      embedded: z.boolean().default(true),
+    })
+    .default({ url: 'redis://127.0.0.1:6379', prefix: 'falconet', embedded: true }),
+  /** Global floor: less severe alerts are dropped before dedup and routing. */
+  minimumPriority: priorityName.default('Debug'),
+  /** Added to every alert's output_fields (e.g. the cluster name). */
+  customFields: z.record(z.string(), z.string()).default({}),
+  dedup: z
+    .strictObject({
+      /** Identical alerts inside this window are suppressed; 0 turns dedup off. */
+      window: duration.default(60_000),
+      /** Alert fields that make two alerts "the same". */
+      key: z.array(z.string()).min(1).default(DEFAULT_DEDUP_KEY),
+    })
+    .default({ window: 60_000, key: DEFAULT_DEDUP_KEY }),
+  router: z
+    .strictObject({
+      /** Ingest jobs one worker process works on at once. */
+      concurrency: z.number().int().min(1).max(4096).default(256),
+    })
+    .default({ concurrency: 256 }),
+  /** Named output instances; each `type` is one folder of outputs/. Validated per type. */
+  outputs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'output names use letters, digits, - and _'), z.unknown()),
+  routes: z.array(routeSchema).min(1),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .default({ level: 'info' }),
+});
+
+export type RootConfigInput = z.input<typeof rootSchema>;
+export type RouteConfig = z.infer<typeof routeSchema>;

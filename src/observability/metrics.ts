@@ -1,0 +1,63 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Falconet's Prometheus metrics. Labels are bounded: output names come from config, `reason` is the
+ * closed FailureReason set, `status` is ok|retry|failed|rejected. Never a rule, host or pod label.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'falconet_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'falconet_ingest_requests_total',
+      help: 'HTTP requests to the collector ingest endpoint, by result',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    alertsAccepted: new Counter({
+      name: 'falconet_alerts_accepted_total',
+      help: 'Alerts written to Redis by the collector',
+      registers: [registry],
+    }),
+    routed: new Counter({
+      name: 'falconet_alerts_routed_total',
+      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, deduplicated, unrouted)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    delivered: new Counter({
+      name: 'falconet_alerts_delivered_total',
+      help: 'Alerts per output by delivery status (ok, retry, failed, rejected)',
+      labelNames: ['output', 'status'] as const,
+      registers: [registry],
+    }),
+    deliveryFailures: new Counter({
+      name: 'falconet_delivery_failures_total',
+      help: 'Failed send attempts per output by reason',
+      labelNames: ['output', 'reason'] as const,
+      registers: [registry],
+    }),
+    deliverySeconds: new Histogram({
+      name: 'falconet_delivery_duration_seconds',
+      help: 'Duration of one send to an output',
+      labelNames: ['output'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    groupCommitSize: new Histogram({
+      name: 'falconet_ingest_batch_alerts',
+      help: 'Alerts per Redis write (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'falconet_queue_waiting_jobs',
+      help: 'Waiting jobs per queue',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,32 @@
+import type { JobsOptions } from 'bullmq';
+import type { OutputInstance } from '../config/load.js';
+
+/** Name of the backoff strategy registered on every delivery worker (full jitter). */
+export const JITTER_BACKOFF = 'falconet-jitter';
+
+export const INGEST_JOB_OPTIONS: JobsOptions = {
+  attempts: 25,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  // A failed ingest job is a router bug or a week-long Redis problem: keep it for inspection.
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/**
+ * Delivery jobs: retries per the output's config. Completed jobs are kept an hour so their ids
+ * still deduplicate a replayed ingest; failed ones are the dead-letter set, kept a week.
+ */
+export function deliveryJobOptions(output: OutputInstance): JobsOptions {
+  return {
+    attempts: output.config.retry.attempts,
+    backoff: { type: JITTER_BACKOFF },
+    removeOnComplete: { age: 3600, count: 100_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/** Exponential backoff with full jitter (AWS architecture blog): spreads retries of a burst. */
+export function jitterBackoff(attemptsMade: number, initialMs: number, maxMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import type { JobsOptions, Queue } from 'bullmq';
+import type { Alert } from '../../alert/alert.js';
+import { stringifyJson } from '../../alert/json.js';
+import type { OutputInstance } from '../../config/load.js';
+import { deliveryJobOptions } from '../../queue/job-options.js';
+import type { DeliveryJobData } from '../../queue/names.js';
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  // A batch may fail while nobody awaits it yet; the awaiting dispatch still sees the rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+interface PendingBatch {
+  jsons: string[];
+  ids: string[];
+  bytes: number;
+  done: Deferred;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Stage 6: puts each output's alerts on its own delivery queue. Single-alert outputs get one job
+ * per alert (job id = alert id, so a replayed ingest cannot deliver twice). Batching outputs
+ * collect alerts across ingest jobs until `batch.size`, `batch.maxBytes` or `batch.interval`;
+ * the ingest jobs stay unacknowledged until their alerts are in a delivery job, so a crash loses
+ * nothing. When every router slot waits on a partial batch, batches are flushed early rather
+ * than stalling ingestion.
+ */
+export class Fanout {
+  private readonly pending = new Map<string, PendingBatch>();
+  private readonly jobOptions = new Map<string, JobsOptions>();
+  private waiting = 0;
+
+  constructor(
+    private readonly outputs: Readonly<Record<string, OutputInstance>>,
+    private readonly queueFor: (output: string) => Queue<DeliveryJobData>,
+    private readonly pressureLimit: number,
+  ) {
+    for (const [name, inst] of Object.entries(outputs)) this.jobOptions.set(name, deliveryJobOptions(inst));
+  }
+
+  async dispatch(byOutput: Map<string, Alert[]>): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    for (const [name, alerts] of byOutput) {
+      const output = this.outputs[name]!;
+      if (output.batchSize === 1) waits.push(this.addSingles(name, alerts));
+      else this.buffer(output, alerts, waits);
+    }
+    this.waiting++;
+    if (this.waiting >= this.pressureLimit) this.flushAll();
+    try {
+      await Promise.all(waits);
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  /** Sends every partial batch now (shutdown, back-pressure). */
+  flushAll(): Promise<void> {
+    return Promise.all([...this.pending.keys()].map((name) => this.flush(name))).then(() => undefined);
+  }
+
+  private addSingles(name: string, alerts: Alert[]): Promise<unknown> {
+    const opts = this.jobOptions.get(name)!;
+    return this.queueFor(name).addBulk(
+      alerts.map((alert) => ({ name, data: { alerts: [stringifyJson(alert)] }, opts: { ...opts, jobId: alert.id } })),
+    );
+  }
+
+  private buffer(output: OutputInstance, alerts: Alert[], waits: Array<Promise<unknown>>): void {
+    const name = output.name;
+    let registered: PendingBatch | undefined;
+    for (const alert of alerts) {
+      const json = stringifyJson(alert);
+      let batch = this.pendingFor(name);
+      if (batch.jsons.length > 0 && batch.bytes + json.length > output.batchMaxBytes) {
+        void this.flush(name);
+        batch = this.pendingFor(name);
+      }
+      batch.jsons.push(json);
+      batch.ids.push(alert.id);
+      batch.bytes += json.length + 1;
+      if (batch !== registered) {
+        waits.push(batch.done.promise);
+        registered = batch;
+      }
+      if (batch.jsons.length >= output.batchSize) void this.flush(name);
+    }
+    const batch = this.pending.get(name);
+    if (!batch) return;
+    if (output.batchInterval === 0) void this.flush(name);
+    else if (!batch.timer) batch.timer = setTimeout(() => void this.flush(name), output.batchInterval);
+  }
+
+  private pendingFor(name: string): PendingBatch {
+    let batch = this.pending.get(name);
+    if (!batch) this.pending.set(name, (batch = { jsons: [], ids: [], bytes: 0, done: deferred() }));
+    return batch;
+  }
+
+  private async flush(name: string): Promise<void> {
+    const batch = this.pending.get(name);
+    if (!batch) return;
+    this.pending.delete(name);
+    if (batch.timer) clearTimeout(batch.timer);
+    const jobId = `b${createHash('sha1').update(batch.ids.join(',')).digest('hex')}`;
+    try {
+      await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      batch.done.resolve();
+    } catch (err) {
+      batch.done.reject(err);
+    }
+  }
+}

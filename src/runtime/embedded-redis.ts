@@ -1,0 +1,74 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export class RedisUnavailableError extends Error {
+  constructor(url: string, why: string) {
+    super(
+      `no Redis answers at ${url} and ${why}.\n` +
+        `Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) ` +
+        `or point Falconet at yours with REDIS_URL=redis://host:6379.`,
+    );
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, retryStrategy: () => null });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+export interface EmbeddedRedis {
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded default: when nothing answers at a loopback Redis URL and redis-server is on PATH,
+ * start one as a child (data in ./data/redis, appendonly, loopback only, noeviction: BullMQ must
+ * never have keys evicted) and stop it on exit. Returns undefined when a Redis already answers.
+ */
+export async function ensureRedis(url: string, opts: { embedded: boolean; dataDir?: string; logger: Logger }): Promise<EmbeddedRedis | undefined> {
+  if (await answers(url)) return undefined;
+  const u = new URL(url);
+  const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);
+  if (!opts.embedded || !local) throw new RedisUnavailableError(url, 'it is not a local address Falconet may start');
+  if (!onPath('redis-server')) throw new RedisUnavailableError(url, 'redis-server is not on PATH');
+  const dir = resolve(opts.dataDir ?? 'data/redis');
+  mkdirSync(dir, { recursive: true });
+  const port = u.port || '6379';
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', port, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec',
+      '--maxmemory-policy', 'noeviction', '--save', '', '--protected-mode', 'yes'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  opts.logger.info({ port, dir }, 'started embedded redis-server');
+  const deadline = Date.now() + 10_000;
+  while (!(await answers(url))) {
+    if (child.exitCode !== null) throw new RedisUnavailableError(url, `redis-server exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) throw new RedisUnavailableError(url, 'the embedded redis-server did not start in 10 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import { Queue, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { FalconetConfig, OutputInstance } from '../config/load.js';
+import { createDeliveryProcessor } from '../delivery/deliver.js';
+import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
+import type { Metrics } from '../observability/metrics.js';
+import { waitForRedis, workerConnection } from '../queue/connection.js';
+import { jitterBackoff } from '../queue/job-options.js';
+import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
+import { createRouterPipeline } from '../router/pipeline.js';
+import type { Output } from '../../outputs/types.js';
+
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker process: the router (ingest queue → stages → delivery queues) and one BullMQ Worker per
+ * output. Any number of these can run against the same Redis (docker compose --scale worker=N).
+ */
+export async function startWorker(config: FalconetConfig, logger: Logger, metrics: Metrics): Promise<RunningWorker> {
+  const log = logger.child({ component: 'worker' });
+  const redis = workerConnection(config.redis.url);
+  redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  await waitForRedis(redis, 10_000);
+  const prefix = config.redis.prefix;
+  const shutdown = new AbortController();
+
+  const queues = new Map<string, Queue<DeliveryJobData>>();
+  for (const name of Object.keys(config.outputs)) {
+    queues.set(name, new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix }));
+  }
+  const queueFor = (name: string) => queues.get(name)!;
+
+  const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  const routerWorker = new Worker<IngestJobData>(INGEST_QUEUE, (job) => pipeline.run(job.data.alerts), {
+    connection: redis,
+    prefix,
+    concurrency: config.router.concurrency,
+    // Batching outputs hold ingest jobs up to batch.interval (≤ 10 s): keep their locks well clear.
+    lockDuration: 60_000,
+  });
+  routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
+  routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
+
+  const deliveryWorkers: Worker<DeliveryJobData>[] = [];
+  const outputs: Array<{ output: Output; http: HttpClient }> = [];
+  for (const instance of Object.values(config.outputs)) {
+    const { worker, output, http } = startDelivery(instance);
+    deliveryWorkers.push(worker);
+    outputs.push({ output, http });
+  }
+  log.info({ outputs: Object.keys(config.outputs), concurrency: config.router.concurrency }, 'worker started');
+
+  function startDelivery(instance: OutputInstance) {
+    const olog = logger.child({ component: 'delivery', output: instance.name });
+    const cfg = instance.config as typeof instance.config & { tls?: TlsOptions };
+    const http = createHttpClient({ tls: cfg.tls, connections: instance.config.concurrency * 2 });
+    const output = instance.definition.create(instance.config, { name: instance.name, logger: olog, http });
+    const queue = queueFor(instance.name);
+    const processor = createDeliveryProcessor({
+      output,
+      instance,
+      metrics,
+      logger: olog,
+      pause: (ms) => queue.rateLimit(ms),
+      rateLimitError: () => Worker.RateLimitError(),
+      deadLetter: async (rejected) => {
+        await queue.add(
+          instance.name,
+          { alerts: rejected.map((r) => r.json), rejected: rejected.map((r) => r.reason) },
+          { attempts: 1, removeOnFail: { age: 7 * 24 * 3600 } },
+        );
+      },
+      shutdown: shutdown.signal,
+    });
+    const { retry, rateLimit } = instance.config;
+    const worker = new Worker<DeliveryJobData>(deliveryQueueName(instance.name), processor, {
+      connection: redis,
+      prefix,
+      concurrency: instance.config.concurrency,
+      limiter: rateLimit ? { max: rateLimit.max, duration: rateLimit.per } : undefined,
+      settings: {
+        backoffStrategy: (attemptsMade: number) => jitterBackoff(attemptsMade, retry.backoff, retry.maxBackoff),
+      },
+    });
+    worker.on('error', (err) => olog.error({ err: err.message }, 'delivery worker error'));
+    return { worker, output, http };
+  }
+
+  return {
+    async stop() {
+      // Order matters: stop taking ingest jobs (in-flight ones finish and flush their batches),
+      // then let deliveries finish, then close connections.
+      const closing = routerWorker.close();
+      let closed = false;
+      void closing.finally(() => (closed = true));
+      while (!closed) {
+        await pipeline.flush();
+        await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
+      }
+      await Promise.all(deliveryWorkers.map((w) => w.close()));
+      shutdown.abort();
+      await Promise.all(outputs.map(async ({ output, http }) => {
+        await output.close?.();
+        await http.close();
+      }));
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      redis.disconnect();
+      log.info('worker stopped');
+    },
+  };
+}
+

@@ -1,0 +1,68 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface CapturedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  at: number;
+}
+
+export interface ScriptedResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * A real HTTP server on 127.0.0.1:0 that records every request and answers from a script: each
+ * request takes the next scripted response, then `fallback` (200 by default) forever.
+ */
+export class CaptureServer {
+  readonly requests: CapturedRequest[] = [];
+  private script: Array<ScriptedResponse | ((req: CapturedRequest) => ScriptedResponse)> = [];
+  fallback: ScriptedResponse | ((req: CapturedRequest) => ScriptedResponse) = { status: 200 };
+  private server?: Server;
+  url = '';
+
+  respondWith(...responses: Array<ScriptedResponse | ((req: CapturedRequest) => ScriptedResponse)>): this {
+    this.script.push(...responses);
+    return this;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const captured: CapturedRequest = {
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          at: Date.now(),
+        };
+        this.requests.push(captured);
+        const next = this.script.shift() ?? this.fallback;
+        const r = typeof next === 'function' ? next(captured) : next;
+        res.writeHead(r.status, r.headers);
+        res.end(r.body ?? '');
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  /** Parsed JSON bodies of the requests whose status was 2xx-bound are not tracked: all bodies. */
+  jsonBodies(): unknown[] {
+    return this.requests.map((r) => JSON.parse(r.body));
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
