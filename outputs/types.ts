@@ -24,6 +24,12 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
   defaultBatch?: { size: number; interval: number };
   /** Keys (dot paths inside the instance config) holding secrets: redacted by `falconet check`. */
   secretKeys?: string[];
+  /**
+   * An instance config sending to `baseUrl` (a loopback receiver in tests), with a secret in every
+   * secret key. Shown in the docs; the conformance suite (test/conformance) runs every output that
+   * has one. Outputs that do not speak HTTP leave it out.
+   */
+  example?(baseUrl: string): Record<string, unknown>;
   create(config: OutputInstanceConfig<Options>, deps: OutputDeps): Output;
 }
 

@@ -15,6 +15,7 @@ export const webhookOutput: OutputDefinition<typeof options> = {
   options,
   batching: 'optional',
   secretKeys: ['url', 'headers'],
+  example: (baseUrl) => ({ type: 'webhook', url: `${baseUrl}/ingest?token=s3cr3t-webhook-token`, headers: { Authorization: 'Bearer s3cr3t-bearer' } }),
   create(config, { http }) {
     const batched = config.batch !== undefined;
     return {

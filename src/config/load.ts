@@ -88,6 +88,14 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   return deepFreeze({ ...root.data, outputs, compiledRoutes: compiled });
 }
 
+/** Validates one output instance on its own (tests, `falconet check`); throws ConfigError. */
+export function parseOutputInstance(name: string, value: unknown): OutputInstance {
+  const issues: ConfigIssue[] = [];
+  const instance = parseOutput(name, value, issues);
+  if (!instance) throw new ConfigError(issues);
+  return instance;
+}
+
 function parseOutput(name: string, value: unknown, issues: ConfigIssue[]): OutputInstance | undefined {
   const at = ['outputs', name];
   const type = (value as { type?: unknown } | null)?.type;
