@@ -8,6 +8,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { printCheck } from './check.js';
+import { sendTestAlert } from './send-test.js';
 
 const USAGE = `usage: falconet <command> [--config PATH]
 
@@ -16,6 +17,8 @@ commands:
   collector   the HTTP endpoint Falco posts to
   worker      router and delivery workers (scale these)
   check       validate the config and print outputs and routes, secrets redacted
+  send-test   POST a test alert to a running collector (--url, default http://127.0.0.1:2801;
+              --priority, default notice)
 
 The config is --config PATH, else $FALCONET_CONFIG, else config/falconet.yaml.
 REDIS_URL overrides redis.url.`;
@@ -25,7 +28,12 @@ type Role = 'start' | 'collector' | 'worker';
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      url: { type: 'string' },
+      priority: { type: 'string' },
+    },
     allowPositionals: true,
   });
   const command = positionals[0];
@@ -33,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
   }
+  if (command === 'send-test') return sendTestAlert(values.url ?? 'http://127.0.0.1:2801', values.priority ?? 'notice');
   const path = resolveConfigPath(values.config);
   let config: FalconetConfig;
   try {

@@ -1,5 +1,6 @@
 import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
+import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
@@ -101,7 +102,8 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
 /** The alert POST /test injects: it goes through the whole pipeline like any other. */
 export function testAlert(priority: unknown): string {
   const now = new Date();
-  const p = typeof priority === 'string' && priority !== '' ? priority : 'Notice';
+  // An unknown name is kept as given so the request fails validation with the usual 400.
+  const p = typeof priority === 'string' && priority !== '' ? (parsePriority(priority) ?? priority) : 'Notice';
   return JSON.stringify({
     hostname: 'falconet',
     output: `${now.toISOString()}: ${p} This is a test from Falconet`,
