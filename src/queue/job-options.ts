@@ -25,8 +25,11 @@ export function deliveryJobOptions(output: OutputInstance): JobsOptions {
   };
 }
 
-/** Exponential backoff with full jitter (AWS architecture blog): spreads retries of a burst. */
+/**
+ * Exponential backoff with full jitter (AWS architecture blog): a delay drawn uniformly from
+ * [0, min(max, initial·2^(attempt-1))], which spreads the retries of a burst over the whole range.
+ */
 export function jitterBackoff(attemptsMade: number, initialMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.round(random() * ceiling);
 }
