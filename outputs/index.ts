@@ -1,9 +1,11 @@
 import type { OutputDefinition } from './types.js';
+import { slackOutput } from './slack/index.js';
 import { stdoutOutput } from './stdout/index.js';
+import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, slackOutput, teamsOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition<any>>();
 for (const def of OUTPUT_DEFINITIONS) {

@@ -22,6 +22,16 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
   batching: 'single' | 'optional' | 'always';
   /** Batch used by `always` outputs whose instance sets no `batch` (interval in ms). */
   defaultBatch?: { size: number; interval: number };
+  /**
+   * Applied as `rateLimit` when the instance sets none: the destination's documented rate (Slack
+   * 1 message/s per webhook). `per` in ms.
+   */
+  defaultRateLimit?: { max: number; per: number };
+  /**
+   * Statuses the destination documents as success although the shared classifier would not
+   * (e.g. Alertmanager's 400 for a partially valid batch); the conformance suite expects them to resolve.
+   */
+  conformance?: { okStatuses?: number[] };
   /** Keys (dot paths inside the instance config) holding secrets: redacted by `falconet check`. */
   secretKeys?: string[];
   /**

@@ -115,6 +115,7 @@ function parseOutput(name: string, value: unknown, issues: ConfigIssue[]): Outpu
     return undefined;
   }
   const config = parsed.data as OutputInstanceConfig;
+  if (!config.rateLimit && definition.defaultRateLimit) config.rateLimit = { ...definition.defaultRateLimit };
   if (definition.batching === 'single' && config.batch) {
     issues.push({ path: [...at, 'batch'], message: `output type ${type} sends one alert per request; remove batch` });
     return undefined;
