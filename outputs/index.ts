@@ -1,11 +1,13 @@
 import type { OutputDefinition } from './types.js';
+import { alertmanagerOutput } from './alertmanager/index.js';
+import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { stdoutOutput } from './stdout/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, slackOutput, teamsOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, teamsOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition<any>>();
 for (const def of OUTPUT_DEFINITIONS) {

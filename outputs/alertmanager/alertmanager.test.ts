@@ -1,0 +1,155 @@
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Alert } from '../../src/alert/alert.js';
+import { parseOutputInstance } from '../../src/config/load.js';
+import { isDeliveryError } from '../../src/delivery/errors.js';
+import { createHttpClient } from '../../src/delivery/http-client.js';
+import { normalise } from '../../src/router/stages/normalise.js';
+import { CaptureServer } from '../../test/helpers/capture-server.js';
+import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
+import { alertmanagerOutput } from './index.js';
+import { alertmanagerEndpoint, buildAlertmanagerAlert, buildAlertmanagerBody, sanitiseLabelName, type PostableAlert } from './payload.js';
+
+const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
+const DEFAULTS = { expiresAfter: 600_000, extraLabels: {}, severityMap: {}, labelFields: [] };
+
+/** Fixture lines by index: plugin (int64, unicode, null), k8s_audit, syscall, internal, emergency. */
+const CASES = { cloudtrail_int64: 0, okta_unicode: 3, gcp_null: 4, k8s_audit: 7, syscall_pod: 8, syscall_null_k8s: 13, internal_drop: 24, emergency: 43 };
+
+function fixtures(): Alert[] {
+  const lines = fixtureAlertLines();
+  return normalise(Object.values(CASES).map((i) => [`fixture-${i}`, lines[i]!] as const));
+}
+
+/** Compares with the stored golden; UPDATE_GOLDEN=1 rewrites it (review the diff by eye). */
+function expectGolden(name: string, actual: unknown): void {
+  const path = `${GOLDEN_DIR}${name}.json`;
+  const text = `${JSON.stringify(actual, null, 2)}\n`;
+  if (process.env.UPDATE_GOLDEN === '1') {
+    mkdirSync(GOLDEN_DIR, { recursive: true });
+    writeFileSync(path, text);
+  }
+  expect(text).toBe(readFileSync(path, 'utf8'));
+}
+
+describe('alertmanager payload', () => {
+  it('matches the golden batch for syscall, k8s_audit, plugin and internal alerts', () => {
+    expectGolden('batch', JSON.parse(buildAlertmanagerBody(fixtures(), DEFAULTS)));
+  });
+
+  it('keeps the label set bounded, classic-named and free of empty values', () => {
+    const allowed = new Set(['alertname', 'priority', 'severity', 'source', 'eventsource', 'hostname', 'k8s_ns_name', 'k8s_pod_name']);
+    const lines = fixtureAlertLines();
+    const all = normalise(lines.map((l, i) => [`f${i}`, l] as const));
+    for (const alert of all) {
+      const { labels } = buildAlertmanagerAlert(alert, DEFAULTS);
+      for (const [name, value] of Object.entries(labels)) {
+        expect(allowed.has(name), name).toBe(true);
+        expect(value).not.toBe('');
+      }
+      expect(labels.alertname).toBe(alert.rule);
+    }
+    // Syscall fixture 13 has k8s.ns.name: null: the label is left out, not "null" or "".
+    const nullK8s = buildAlertmanagerAlert(all[13]!, DEFAULTS).labels;
+    expect(nullK8s).not.toHaveProperty('k8s_ns_name');
+    // k8s_audit alerts carry the namespace as ka.target.namespace.
+    const audit = all.find((a) => a.source === 'k8s_audit' && a.output_fields['ka.target.namespace']);
+    expect(buildAlertmanagerAlert(audit!, DEFAULTS).labels.k8s_ns_name).toBe(audit!.output_fields['ka.target.namespace']);
+  });
+
+  it('sanitises label names from labelFields and extraLabels, and fixed labels win', () => {
+    const [alert] = normalise([['x', JSON.stringify({ rule: 'R', priority: 'Error', time: '2026-01-02T03:04:05.678901234Z', output_fields: { cluster: 'prod-eu', 'container.image.repository': 'nginx', '9lives': 'y', empty: '' } })]]);
+    const { labels } = buildAlertmanagerAlert(alert!, {
+      ...DEFAULTS,
+      labelFields: ['cluster', 'container.image.repository', '9lives', 'empty', 'absent'],
+      extraLabels: { team: 'sec', 'bad-name': 'v', alertname: 'spoofed' },
+    });
+    expect(labels).toEqual({
+      team: 'sec',
+      bad_name: 'v',
+      cluster: 'prod-eu',
+      container_image_repository: 'nginx',
+      _9lives: 'y',
+      source: 'falco',
+      eventsource: 'syscall',
+      priority: 'Error',
+      severity: 'error',
+      alertname: 'R',
+    });
+    expect(sanitiseLabelName('__meta..x')).toBe('_meta_x');
+    expect(sanitiseLabelName('…')).toBe('');
+  });
+
+  it('maps severity by priority, overridable, and sets endsAt = event time + expiresAfter', () => {
+    const inst = parseOutputInstance('am', { type: 'alertmanager', urls: ['http://am:9093'], expiresAfter: '15m', severityMap: { error: 'critical', NOTICE: 'warning' } });
+    const all = normalise(fixtureAlertLines().map((l, i) => [`f${i}`, l] as const));
+    const opts = { ...DEFAULTS, expiresAfter: inst.config.expiresAfter as number, severityMap: inst.config.severityMap as Record<string, string> };
+    const severityOf = (priority: string) => buildAlertmanagerAlert(all.find((a) => a.priority === priority)!, opts).labels.severity;
+    expect([severityOf('Critical'), severityOf('Error'), severityOf('Warning'), severityOf('Notice'), severityOf('Informational')]).toEqual(['critical', 'critical', 'warning', 'warning', 'info']);
+    const one: PostableAlert = buildAlertmanagerAlert(all[13]!, opts);
+    expect(one.startsAt).toBe('2025-06-12T09:11:42.090Z');
+    expect(one.endsAt).toBe('2025-06-12T09:26:42.090Z');
+    expect(() => parseOutputInstance('am', { type: 'alertmanager', urls: ['http://am'], severityMap: { urgent: 'x' } })).toThrow(/not a Falco priority/);
+    expect(() => parseOutputInstance('am', { type: 'alertmanager', urls: [] })).toThrow();
+  });
+
+  it('appends /api/v2/alerts only to a URL without a path', () => {
+    expect(alertmanagerEndpoint('http://am:9093')).toBe('http://am:9093/api/v2/alerts');
+    expect(alertmanagerEndpoint('http://am:9093/')).toBe('http://am:9093/api/v2/alerts');
+    expect(alertmanagerEndpoint('https://proxy/am/api/v2/alerts')).toBe('https://proxy/am/api/v2/alerts');
+  });
+});
+
+describe('alertmanager send', () => {
+  const servers: CaptureServer[] = [];
+  const http = createHttpClient();
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+  });
+  afterAll(() => http.close());
+
+  async function setup(replicas: number, extra: Record<string, unknown> = {}) {
+    for (let i = 0; i < replicas; i++) servers.push(await new CaptureServer().start());
+    const logs: string[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
+    const inst = parseOutputInstance('am', { type: 'alertmanager', urls: servers.map((s) => s.url), ...extra });
+    const output = alertmanagerOutput.create(inst.config as never, { name: 'am', logger, http });
+    return { output, logs, signal: AbortSignal.timeout(5000) };
+  }
+
+  it('posts one batch to every replica at /api/v2/alerts with the configured headers', async () => {
+    const { output, signal } = await setup(2, { headers: { Authorization: 'Bearer t0k' } });
+    const alerts = fixtures();
+    await output.send(alerts, { signal });
+    for (const server of servers) {
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0]!.path).toBe('/api/v2/alerts');
+      expect(server.requests[0]!.headers.authorization).toBe('Bearer t0k');
+      expect((JSON.parse(server.requests[0]!.body) as unknown[]).length).toBe(alerts.length);
+    }
+  });
+
+  it('treats 400 as partial success: resolves and logs the body once at warn', async () => {
+    const { output, logs, signal } = await setup(1);
+    servers[0]!.respondWith({ status: 400, body: 'bad alert: invalid label set' });
+    await expect(output.send(fixtures(), { signal })).resolves.toBeUndefined();
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toContain('invalid label set');
+  });
+
+  it('retries the job when one replica fails retryably, dead-letters when all fail for good', async () => {
+    const { output, signal } = await setup(2);
+    servers[1]!.respondWith({ status: 503 });
+    const err = await output.send(fixtures(), { signal }).catch((e: unknown) => e);
+    expect(isDeliveryError(err) && err.retryable).toBe(true);
+    expect(servers[0]!.requests).toHaveLength(1);
+
+    servers[0]!.respondWith({ status: 404 });
+    servers[1]!.respondWith({ status: 401 });
+    const permanent = await output.send(fixtures(), { signal }).catch((e: unknown) => e);
+    expect(isDeliveryError(permanent) && !permanent.retryable).toBe(true);
+  });
+});

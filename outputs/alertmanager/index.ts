@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { parsePriority, type Priority } from '../../src/alert/priority.js';
+import { duration } from '../../src/config/duration.js';
+import { DeliveryError, isDeliveryError } from '../../src/delivery/errors.js';
+import type { OutputDefinition } from '../types.js';
+import { alertmanagerEndpoint, buildAlertmanagerBody } from './payload.js';
+
+const severityMap = z
+  .record(z.string(), z.string().min(1))
+  .transform((raw, ctx) => {
+    const out: Partial<Record<Priority, string>> = {};
+    for (const [key, value] of Object.entries(raw)) {
+      const priority = parsePriority(key);
+      if (!priority) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a Falco priority` });
+      else out[priority] = value;
+    }
+    return out;
+  })
+  .default({});
+
+const options = {
+  /** Every Alertmanager replica, each posted every alert (never a load balancer: replicas do not share alerts). */
+  urls: z.array(z.url({ protocol: /^https?$/ })).min(1),
+  /** endsAt = event time + this: the alert resolves unless the same labels are posted again. */
+  expiresAfter: duration.default(600_000),
+  extraLabels: z.record(z.string(), z.string()).default({}),
+  /** Priority → `severity` label; unlisted priorities keep the default (critical/error/warning/info). */
+  severityMap,
+  /** output_fields keys that also become labels (list customFields keys here); keep them low-cardinality. */
+  labelFields: z.array(z.string().min(1)).default([]),
+  /** Extra request headers, e.g. Authorization for a reverse proxy in front of Alertmanager. */
+  headers: z.record(z.string(), z.string()).default({}),
+};
+
+/** Alertmanager answers 400 when some alerts of a batch are invalid, after inserting the valid ones. */
+const PARTIAL_SUCCESS = 400;
+
+export const alertmanagerOutput: OutputDefinition<typeof options> = {
+  type: 'alertmanager',
+  summary: 'POST batches of alerts to every Prometheus Alertmanager replica (API v2), bounded label set',
+  options,
+  batching: 'always',
+  defaultBatch: { size: 100, interval: 1000 },
+  conformance: { okStatuses: [PARTIAL_SUCCESS] },
+  secretKeys: ['headers'],
+  example: (baseUrl) => ({ type: 'alertmanager', urls: [baseUrl], headers: { Authorization: 'Bearer s3cr3t-am-token' } }),
+  create(config, { http, logger, name }) {
+    const endpoints = config.urls.map(alertmanagerEndpoint);
+    const payloadOptions = {
+      expiresAfter: config.expiresAfter,
+      extraLabels: config.extraLabels,
+      severityMap: config.severityMap,
+      labelFields: config.labelFields,
+    };
+    return {
+      async send(alerts, { signal }) {
+        const body = buildAlertmanagerBody(alerts, payloadOptions);
+        const results = await Promise.allSettled(
+          endpoints.map((url) => http.send({ url, headers: config.headers, body, signal }, { okOn: [PARTIAL_SUCCESS] })),
+        );
+        results.forEach((r, i) => {
+          if (r.status === 'fulfilled' && r.value.status === PARTIAL_SUCCESS) {
+            // The 400 body lists the validation errors without saying which alert: nothing to retry.
+            logger.warn({ output: name, replica: i, body: r.value.body.slice(0, 1000) }, 'alertmanager rejected some alerts of a batch');
+          }
+        });
+        const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        if (failures.length > 0) throw combineFailures(failures, endpoints.length);
+      },
+    };
+  },
+};
+
+/**
+ * One error for the job. Any retryable failure makes the job retry (re-posting to replicas that
+ * already have the alerts is harmless: same labels, same fingerprint); only when every failure is
+ * permanent does the job go to the dead letters.
+ */
+function combineFailures(failures: unknown[], replicas: number): Error {
+  const errors = failures.filter(isDeliveryError);
+  if (errors.length < failures.length) return failures.find((f) => !isDeliveryError(f)) as Error;
+  if (errors.length === 1 && replicas === 1) return errors[0]!;
+  const lead = errors.find((e) => e.retryable) ?? errors[0]!;
+  const pauses = errors.flatMap((e) => (e.retryAfterMs !== undefined ? [e.retryAfterMs] : []));
+  return new DeliveryError(`${errors.length} of ${replicas} Alertmanager replicas failed: ${errors.map((e) => e.message).join('; ')}`, {
+    retryable: lead.retryable,
+    reason: lead.reason,
+    status: lead.status,
+    retryAfterMs: pauses.length > 0 ? Math.max(...pauses) : undefined,
+  });
+}
