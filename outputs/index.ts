@@ -1,13 +1,15 @@
 import type { OutputDefinition } from './types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
+import { elasticsearchOutput } from './elasticsearch/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
+import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, teamsOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition<any>>();
 for (const def of OUTPUT_DEFINITIONS) {
