@@ -1,6 +1,7 @@
 import type { OutputDefinition } from './types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
+import { lokiOutput } from './loki/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
@@ -9,7 +10,7 @@ import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition<any>>();
 for (const def of OUTPUT_DEFINITIONS) {
