@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
+import { falcoHeaders } from '../helpers/fixtures.js';
+import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { waitFor } from '../helpers/wait.js';
+
+let pipeline: Pipeline | undefined;
+const captures: CaptureServer[] = [];
+afterEach(async () => {
+  await pipeline?.stop();
+  await Promise.all(captures.splice(0).map((c) => c.stop()));
+  pipeline = undefined;
+});
+
+async function capture(): Promise<CaptureServer> {
+  const c = await new CaptureServer().start();
+  captures.push(c);
+  return c;
+}
+
+const alert = (rule: string) => JSON.stringify({ rule, priority: 'Warning', time: '2025-06-12T08:00:00Z', hostname: 'node-1' });
+const ruleOf = (r: CapturedRequest) => (JSON.parse(r.body) as { rule: string }).rule;
+
+/** A responder that records the status it answered with, per request. */
+function recording(decide: (req: CapturedRequest) => ScriptedResponse) {
+  const answered: Array<{ rule: string; status: number; at: number }> = [];
+  const fn = (req: CapturedRequest) => {
+    const r = decide(req);
+    answered.push({ rule: ruleOf(req), status: r.status, at: req.at });
+    return r;
+  };
+  return { answered, fn };
+}
+
+describe('delivery failures', () => {
+  it('an output answering 500 then 200 is retried and gets each alert exactly once', async () => {
+    const sink = await capture();
+    const seen = new Map<string, number>();
+    const { answered, fn } = recording((req) => {
+      const n = (seen.get(ruleOf(req)) ?? 0) + 1;
+      seen.set(ruleOf(req), n);
+      return n === 1 ? { status: 500, body: 'try later' } : { status: 200 };
+    });
+    sink.fallback = fn;
+    pipeline = await startPipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: { flaky: { type: 'webhook', url: `${sink.url}/hook`, retry: { attempts: 5, backoff: '50ms', maxBackoff: '200ms' } } },
+        routes: [{ outputs: ['flaky'] }],
+      }),
+    );
+    const rules = ['a', 'b', 'c'];
+    for (const r of rules) expect((await pipeline.post(alert(r), falcoHeaders())).status).toBe(200);
+    const q = pipeline.queue('flaky');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 3, { what: '3 jobs completed' });
+    expect((await q.getJobCounts('failed', 'waiting', 'delayed', 'active'))).toEqual({ failed: 0, waiting: 0, delayed: 0, active: 0 });
+    for (const r of rules) {
+      expect(answered.filter((x) => x.rule === r).map((x) => x.status), r).toEqual([500, 200]);
+    }
+    const jobs = await q.getCompleted();
+    expect(jobs.map((j) => j.attemptsMade).sort()).toEqual([2, 2, 2]);
+  });
+
+  it('a 400 puts the job in the failed set with the reason, at once, and another output is unaffected', async () => {
+    const bad = await capture();
+    bad.fallback = { status: 400, body: '{"error":"field foo is required"}' };
+    const good = await capture();
+    pipeline = await startPipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: {
+          bad: { type: 'webhook', url: `${bad.url}/hook`, retry: { attempts: 5, backoff: '50ms' } },
+          good: { type: 'webhook', url: `${good.url}/hook` },
+        },
+        routes: [{ outputs: ['bad', 'good'] }],
+      }),
+    );
+    expect((await pipeline.post(alert('rejected'), falcoHeaders())).status).toBe(200);
+    const failed = await waitFor(async () => {
+      const f = await pipeline!.queue('bad').getFailed();
+      return f.length > 0 ? f : undefined;
+    }, { what: 'a dead letter' });
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.failedReason).toMatch(/HTTP 400/);
+    expect(failed[0]!.failedReason).toContain('field foo is required');
+    expect(failed[0]!.attemptsMade).toBe(1);
+    expect(JSON.parse(failed[0]!.data.alerts[0]).rule).toBe('rejected');
+    // Not retried: one request only, even though 5 attempts were allowed.
+    expect(bad.requests).toHaveLength(1);
+    await waitFor(() => good.requests.length === 1, { what: 'the good output delivered' });
+    expect(ruleOf(good.requests[0]!)).toBe('rejected');
+    // And the bad output keeps trying new alerts (it is not stopped by a dead letter).
+    expect((await pipeline.post(alert('second'), falcoHeaders())).status).toBe(200);
+    await waitFor(async () => (await pipeline!.queue('bad').getFailed()).length === 2, { what: 'second dead letter' });
+    await waitFor(() => good.requests.length === 2, { what: 'second good delivery' });
+  });
+
+  it('429 with Retry-After: 2 pauses only that output; it gets its alerts after ≥ 2 s, each exactly once', async () => {
+    const slow = await capture();
+    let limited = false;
+    const { answered, fn } = recording(() => {
+      if (limited) return { status: 200 };
+      limited = true;
+      return { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' };
+    });
+    slow.fallback = fn;
+    const fast = await capture();
+    pipeline = await startPipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: {
+          slow: { type: 'webhook', url: `${slow.url}/hook`, retry: { attempts: 3, backoff: '50ms' } },
+          fast: { type: 'webhook', url: `${fast.url}/hook` },
+        },
+        routes: [{ outputs: ['slow', 'fast'] }],
+      }),
+    );
+    expect((await pipeline.post(alert('first'), falcoHeaders())).status).toBe(200);
+    await waitFor(() => answered.length === 1, { what: 'the 429' });
+    const limitedAt = answered[0]!.at;
+    // While `slow` is paused, `fast` keeps delivering new alerts.
+    for (const r of ['second', 'third']) expect((await pipeline.post(alert(r), falcoHeaders())).status).toBe(200);
+    await waitFor(() => fast.requests.length === 3, { what: 'fast delivered 3' });
+    await waitFor(() => answered.filter((a) => a.status === 200).length === 3, { timeoutMs: 15_000, what: 'slow delivered 3' });
+    const resumedAt = Math.min(...answered.slice(1).map((a) => a.at));
+    // Lower bound only: nothing reached `slow` during the pause.
+    expect(resumedAt - limitedAt).toBeGreaterThanOrEqual(1950);
+    expect(fast.requests.every((r) => r.at < resumedAt)).toBe(true);
+    expect(answered.filter((a) => a.status === 200).map((a) => a.rule).sort()).toEqual(['first', 'second', 'third']);
+    expect(answered).toHaveLength(4);
+    const q = pipeline.queue('slow');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 3, { what: 'slow jobs completed' });
+    expect((await q.getJobCounts('failed')).failed).toBe(0);
+  });
+});
