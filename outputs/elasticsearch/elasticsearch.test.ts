@@ -49,5 +49,9 @@ describe('elasticsearch bulk payload', () => {
     });
     expect(bulkOutcome([a!], '{"errors":false,"items":[{"create":{"status":201}}]}')).toBeUndefined();
     expect(() => bulkOutcome([a!, b!], '{"errors":true,"items":[]}')).toThrow(/0 items for 2/);
+    expect(() => bulkOutcome([a!], '{"errors":true,"items":')).toThrow();
+    // A 2xx that is not a failed bulk answer counts as delivered, as any 2xx does.
+    expect(bulkOutcome([a!], '')).toBeUndefined();
+    expect(bulkOutcome([a!], '{}')).toBeUndefined();
   });
 });

@@ -52,15 +52,17 @@ interface BulkItem {
 }
 
 /**
- * Per-document outcome of a 200 bulk answer (the bulk API answers 200 even when items fail).
- * 2xx and 409 (this `_id` is already stored) are delivered; 429 and 5xx are retried; anything else
- * (mapping errors) is rejected with `<type>: <reason>`. Undefined when every item succeeded.
- * Throws when the answer cannot be matched to the alerts: the caller retries the whole request,
- * which `create` + `_id` makes safe.
+ * Per-document outcome of a 2xx bulk answer (the bulk API answers 200 even when items fail).
+ * Only `"errors": true` is read item by item, as every client does: any other 2xx answer counts as
+ * delivered, like a 2xx anywhere else. Items: 2xx and 409 (this `_id` is already stored) are
+ * delivered; 429 and 5xx are retried; anything else (mapping errors) is rejected with
+ * `<type>: <reason>`. Undefined when every item succeeded. Throws when the items cannot be matched
+ * to the alerts: the caller retries the whole request, which `create` + `_id` makes safe.
  */
 export function bulkOutcome(alerts: Alert[], responseBody: string): SendResult | undefined {
+  if (!/"errors"\s*:\s*true/.test(responseBody)) return undefined;
   const parsed = JSON.parse(responseBody) as { errors?: boolean; items?: Array<Record<string, BulkItem>> };
-  if (parsed.errors === false) return undefined;
+  if (parsed.errors !== true) return undefined;
   const items = parsed.items;
   if (!Array.isArray(items) || items.length !== alerts.length) {
     throw new Error(`bulk answer has ${Array.isArray(items) ? items.length : 'no'} items for ${alerts.length} documents`);
