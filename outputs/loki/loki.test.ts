@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parseOutputInstance } from '../../src/config/load.js';
 import { expectGolden, goldenAlerts } from '../../test/helpers/golden.js';
 import { buildLokiPush, DEFAULT_LABELS, sanitiseLabelName } from './payload.js';
 
@@ -48,5 +49,13 @@ describe('loki push payload', () => {
     expect(sanitiseLabelName('k8s.ns.name')).toBe('k8s_ns_name');
     expect(sanitiseLabelName('proc.aname[2]')).toBe('proc_aname_2_');
     expect(sanitiseLabelName('9lives')).toBe('_9lives');
+  });
+});
+
+describe('loki config', () => {
+  it('enforces Loki\'s limit of 15 labels per stream', () => {
+    const labels = Array.from({ length: 16 }, (_, i) => `l${i}`);
+    expect(() => parseOutputInstance('l', { type: 'loki', url: 'http://loki:3100', labels })).toThrow(/labels/);
+    expect(parseOutputInstance('l', { type: 'loki', url: 'http://loki:3100', labels: labels.slice(1) }).batchSize).toBe(500);
   });
 });
