@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PRIORITIES, parsePriority, type Priority } from '../src/alert/priority.js';
 import { byteSize, duration } from '../src/config/duration.js';
+import { checkTemplate } from './template.js';
 
 export const priorityName = z.string().transform((value, ctx): Priority => {
   const p = parsePriority(value);
@@ -42,6 +43,15 @@ export const tlsConfig = z.strictObject({
   insecureSkipVerify: z.boolean().default(false),
 });
 
+/** A mustache template, parsed at config load so a typo fails `falconet check`, not a delivery. */
+const mustacheTemplate = z.string().superRefine((value, ctx) => {
+  try {
+    checkTemplate(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not a valid mustache template: ${(err as Error).message}` });
+  }
+});
+
 /** Keys every output instance accepts. */
 export const commonOutputShape = {
   type: z.string(),
@@ -54,10 +64,10 @@ export const commonOutputShape = {
   retry: retryConfig.default({ attempts: 10, backoff: 1000, maxBackoff: 60_000 }),
   rateLimit: rateLimitConfig.optional(),
   batch: batchConfig.optional(),
-  /** Mustache template for the message text (chat outputs); see docs/outputs. */
-  messageFormat: z.string().optional(),
+  /** Mustache template for the message text (chat outputs); see docs/outputs/templates.md. */
+  messageFormat: mustacheTemplate.optional(),
   /** Mustache template for the title (chat outputs). */
-  title: z.string().optional(),
+  title: mustacheTemplate.optional(),
 };
 
 export type CommonOutputConfig = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Alert } from '../src/alert/alert.js';
+import { parseOutputInstance } from '../src/config/load.js';
 import { checkTemplate, renderMessage, renderTemplate, renderTitle } from './template.js';
 
 const alert: Alert = {
@@ -69,5 +70,12 @@ describe('renderTemplate', () => {
   it('rejects a malformed template with a readable error', () => {
     expect(() => checkTemplate('{{#rule}} unclosed')).toThrow(/Unclosed section "rule"/);
     expect(() => checkTemplate('{{rule}} fine')).not.toThrow();
+  });
+
+  it('rejects a malformed title or messageFormat when the config is loaded', () => {
+    const base = { type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T/B/x' };
+    expect(() => parseOutputInstance('s', { ...base, title: '{{#rule}}' })).toThrow(/title: not a valid mustache template/);
+    expect(() => parseOutputInstance('s', { ...base, messageFormat: '{{/rule}}' })).toThrow(/messageFormat: not a valid mustache template/);
+    expect(parseOutputInstance('s', { ...base, title: '{{rule}}' }).config.title).toBe('{{rule}}');
   });
 });
