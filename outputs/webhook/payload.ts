@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import Mustache from 'mustache';
-import type { Alert } from '../../src/alert/alert.js';
+import { alertNamespace, alertPod, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson, type JsonValue } from '../../src/alert/json.js';
 
 export interface WebhookBodyOptions {
@@ -49,12 +49,20 @@ export function signBody(secret: string, timestamp: string, body: string): strin
  * Renders a body template. Values are escaped for a JSON string (templates are usually JSON
  * documents and alert text is attacker-influenced); `{{{triple}}}` inserts raw text. Output fields
  * are under `fields` with dots turned into underscores (`{{fields.k8s_ns_name}}`), because
- * mustache reads dots as nesting.
+ * mustache reads dots as nesting. Not outputs/template.ts: that renders without escaping (chat
+ * outputs escape for their own markup afterwards), which would let alert text break a JSON body.
  */
 export function renderBodyTemplate(template: string, alert: Alert): string {
   const fields: Record<string, string> = {};
   for (const [key, value] of Object.entries(alert.output_fields)) fields[key.replace(/\./g, '_')] = displayValue(value as JsonValue);
-  const view = { ...alert, fields, tags: alert.tags.join(','), json: stringifyJson(alert) };
+  const view = {
+    ...alert,
+    namespace: alertNamespace(alert) ?? '',
+    pod: alertPod(alert) ?? '',
+    fields,
+    tags: alert.tags.join(','),
+    json: stringifyJson(alert),
+  };
   return Mustache.render(template, view, undefined, { escape: escapeJsonString });
 }
 
