@@ -47,7 +47,14 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     logger: log,
   });
 
-  const handler = app.callback();
+  const koaHandler = app.callback();
+  let stopping = false;
+  // Once stopping, every response closes its connection: a keep-alive client (Falco's libcurl)
+  // would otherwise hold the server open forever and `stop` would never finish.
+  const handler: typeof koaHandler = (req, res) => {
+    if (stopping) res.setHeader('connection', 'close');
+    return koaHandler(req, res);
+  };
   const server: Server = createServer(handler);
   // Falco (libcurl) keeps one connection per node open; don't drop it between alerts.
   server.keepAliveTimeout = 65_000;
@@ -75,8 +82,14 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     port,
     async stop() {
       // Stop accepting, let in-flight requests finish (their writes complete), then close Redis.
+      stopping = true;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Connections busy now become idle later: keep closing idle ones until the server is closed.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       const deadline = Date.now() + 10_000;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { falcoHeaders } from '../helpers/fixtures.js';
 import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -25,8 +25,8 @@ afterEach(async () => {
   await pipeline?.stop();
   await stopRedis();
   pipeline = redis = undefined;
-  rmSync(dir, { recursive: true, force: true });
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function freePort(): Promise<number> {
   const srv = createServer();

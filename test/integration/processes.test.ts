@@ -1,0 +1,189 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { buildConfig } from '../../src/config/load.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
+import { startWorker, type RunningWorker } from '../../src/worker/service.js';
+import { CaptureServer } from '../helpers/capture-server.js';
+import { falcoHeaders } from '../helpers/fixtures.js';
+import { REDIS_URL, deletePrefix, startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { waitFor } from '../helpers/wait.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'falconet-proc-'));
+
+interface Proc {
+  child: ChildProcess;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+const procs: Proc[] = [];
+let pipeline: Pipeline | undefined;
+let worker: RunningWorker | undefined;
+let capture: CaptureServer | undefined;
+let prefix: string | undefined;
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await p.exit;
+  }
+  await worker?.stop();
+  await pipeline?.stop();
+  await capture?.stop();
+  if (prefix) await deletePrefix(prefix);
+  pipeline = worker = capture = prefix = undefined;
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** `falconet <command> --config file` as a real child process (node + tsx loader: signals reach it directly). */
+function falconet(command: string, configPath: string): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', command, '--config', configPath], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const proc = { child, stderr: () => err, exit };
+  procs.push(proc);
+  return proc;
+}
+
+function writeConfig(doc: Record<string, unknown>): string {
+  const path = join(tmp, `${randomUUID().slice(0, 8)}.yaml`);
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+const alert = (over: Record<string, unknown>) =>
+  JSON.stringify({ rule: 'Terminal shell in container', priority: 'Warning', hostname: 'node-1', time: '2025-06-12T08:00:00Z', output_fields: { 'container.id': 'c1', 'proc.cmdline': 'bash' }, ...over });
+
+describe('worker processes', () => {
+  it('dedup holds across two worker processes; SIGTERM stops them gracefully (exit 0)', async () => {
+    capture = await new CaptureServer().start();
+    const doc = {
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
+      log: { level: 'info' },
+      dedup: { window: '60s' },
+      outputs: { sink: { type: 'webhook', url: `${capture.url}/hook` } },
+      routes: [{ outputs: ['sink'] }],
+    };
+    prefix = doc.redis.prefix;
+    const path = writeConfig(doc);
+    pipeline = await startPipeline(testConfig({ ...doc, redis: doc.redis }), { worker: false });
+    expect(pipeline.config.redis.prefix).toBe(prefix);
+    const workers = [falconet('worker', path), falconet('worker', path)];
+    for (const w of workers) await waitFor(() => w.stderr().includes('worker started'), { timeoutMs: 20_000, what: 'worker started' });
+    // Ready means delivering: a warm-up alert goes through.
+    expect((await pipeline.post(alert({ rule: 'warm-up' }), falcoHeaders())).status).toBe(200);
+    await waitFor(() => capture!.requests.length === 1, { what: 'warm-up delivered' });
+
+    // Repeats of one alert (same dedup key, different event times), exact duplicate POSTs, and distinct alerts,
+    // sent concurrently so both workers route some of them.
+    const bodies: string[] = [];
+    for (let i = 0; i < 20; i++) bodies.push(alert({ time: `2025-06-12T08:00:${String(i).padStart(2, '0')}Z` }));
+    for (let i = 0; i < 5; i++) bodies.push(alert({ time: '2025-06-12T09:00:00Z', hostname: 'node-2' }));
+    for (const host of ['node-3', 'node-4', 'node-5']) bodies.push(alert({ hostname: host }));
+    const statuses = await Promise.all(bodies.map(async (b, i) => {
+      await new Promise((r) => setTimeout(r, i % 7)); // spread arrivals over several group commits
+      return (await pipeline!.post(b, falcoHeaders())).status;
+    }));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+
+    const distinct = 1 + 1 + 1 + 3; // warm-up, node-1 repeats, node-2 duplicates, node-3..5
+    await waitFor(() => capture!.requests.length >= distinct, { what: 'distinct alerts delivered' });
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const ingest = new Queue(INGEST_QUEUE, { connection, prefix });
+    const deliver = new Queue(deliveryQueueName('sink'), { connection, prefix });
+    try {
+      await waitFor(async () => {
+        const a = await ingest.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        const b = await deliver.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        return [...Object.values(a), ...Object.values(b)].every((n) => n === 0);
+      }, { what: 'queues drained' });
+      expect((await ingest.getJobCounts('failed')).failed).toBe(0);
+    } finally {
+      await ingest.close();
+      await deliver.close();
+      connection.disconnect();
+    }
+    const hosts = capture.requests.map((r) => (JSON.parse(r.body) as { rule: string; hostname: string }));
+    expect(hosts.filter((h) => h.rule !== 'warm-up').map((h) => h.hostname).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5']);
+
+    for (const w of workers) w.child.kill('SIGTERM');
+    expect(await Promise.all(workers.map((w) => w.exit))).toEqual([0, 0]);
+    for (const w of workers) expect(w.stderr()).toContain('worker stopped');
+  });
+});
+
+describe('falconet start', () => {
+  it('SIGTERM with requests in flight: every request answered 200 is delivered, and the process exits 0', async () => {
+    capture = await new CaptureServer().start();
+    const doc = {
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
+      log: { level: 'info' },
+      dedup: { window: 0 },
+      outputs: { sink: { type: 'webhook', url: `${capture.url}/hook` } },
+      routes: [{ outputs: ['sink'] }],
+    };
+    prefix = doc.redis.prefix;
+    const proc = falconet('start', writeConfig(doc));
+    const port = Number(
+      (await waitFor(() => /"port":(\d+)[^\n]*"msg":"collector listening"/.exec(proc.stderr()), { timeoutMs: 20_000, what: 'collector listening' }))[1],
+    );
+    const url = `http://127.0.0.1:${port}/`;
+
+    const accepted = new Set<string>();
+    const refused: string[] = [];
+    let n = 0;
+    let stop = false;
+    const sender = async () => {
+      while (!stop) {
+        const rule = `alert ${n++}`;
+        try {
+          const res = await fetch(url, { method: 'POST', headers: falcoHeaders(), body: alert({ rule }) });
+          if (res.status === 200) accepted.add(rule);
+          else refused.push(`${rule}: ${res.status}`);
+          await res.arrayBuffer();
+        } catch {
+          refused.push(rule); // connection refused or reset: not acknowledged, Falco would retry
+          if (proc.child.exitCode !== null) return;
+          await new Promise((r) => setTimeout(r, 5)); // pace retries against a closed port
+        }
+      }
+    };
+    const senders = Array.from({ length: 8 }, sender);
+    await waitFor(() => accepted.size >= 100, { what: '100 accepted' });
+    proc.child.kill('SIGTERM');
+    const code = await proc.exit;
+    stop = true;
+    await Promise.all(senders);
+    expect(code).toBe(0);
+    expect(proc.stderr()).toContain('collector stopped');
+    expect(accepted.size).toBeGreaterThanOrEqual(100);
+
+    // What the process acknowledged is in Redis: a fresh worker delivers whatever it had not yet.
+    const config = buildConfig(doc, { REDIS_URL });
+    worker = await startWorker(config, pino({ level: 'silent' }), createMetrics());
+    await waitFor(() => accepted.size > 0 && [...accepted].every((r) => capture!.requests.some((q) => q.body.includes(`"rule":"${r}"`))), {
+      timeoutMs: 15_000,
+      what: 'every accepted alert delivered',
+    });
+    const delivered = capture.requests.map((r) => (JSON.parse(r.body) as { rule: string }).rule);
+    for (const rule of accepted) expect(delivered.filter((d) => d === rule), rule).toHaveLength(1);
+  });
+});
