@@ -3,12 +3,15 @@ import { Redis, type RedisOptions } from 'ioredis';
 /**
  * Two connection policies (BullMQ "going to production"): the collector's producer fails fast so a
  * Redis outage turns into a 503 instead of a request hanging on an offline queue; workers wait and
- * reconnect forever. Both pipeline automatically: concurrent commands share one round trip.
+ * reconnect forever. Workers pipeline automatically: concurrent commands share one round trip.
  */
 export function producerConnection(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, {
     enableOfflineQueue: false,
-    enableAutoPipelining: true,
+    // Not auto-pipelined (bench/README.md, "Profile"): group commit already makes one write per
+    // batch, and each ioredis auto-pipeline flush builds a Pipeline that copies every BullMQ script
+    // command onto itself (~10% of the collector's CPU at one-node load, for no batching gained).
+    enableAutoPipelining: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     lazyConnect: true,
