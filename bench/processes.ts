@@ -188,10 +188,11 @@ async function ping(url: string): Promise<string | undefined> {
   }
 }
 
-/** REDIS_URL (default 127.0.0.1:6379), or a private `redis-server --save ''` when nothing answers. */
+/** REDIS_URL (default 127.0.0.1:6379), or a private `redis-server --save ''` when nothing answers (or BENCH_OWN_REDIS=1). */
 export async function ensureRedis(): Promise<BenchRedis> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const version = await ping(url);
+  // BENCH_OWN_REDIS=1: always a private redis-server, to take a Redis shared with tests out of the noise.
+  const version = process.env.BENCH_OWN_REDIS ? undefined : await ping(url);
   if (version) return { url, version };
   const port = await freePort();
   const child = track(spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));

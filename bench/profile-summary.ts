@@ -1,7 +1,7 @@
 // Top self-time functions of V8 .cpuprofile files (node --cpu-prof), one table per file.
 // Usage: node --import tsx bench/profile-summary.ts <dir or file>... [--top=N]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 interface ProfileNode {
@@ -45,7 +45,7 @@ export function summarise(file: string, top = 15): string {
   });
   const busy = total - idle;
   const rows = [...self.entries()].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top);
-  const out = [`\n${basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, ${((busy / total) * 100).toFixed(0)}% busy`];
+  const out = [`\n${basename(dirname(file))}/${basename(file)}: ${(total / 1e6).toFixed(1)} s sampled, ${((busy / total) * 100).toFixed(0)}% busy`];
   out.push('  self ms  %busy  function');
   for (const [k, v] of rows) out.push(`  ${(v / 1000).toFixed(0).padStart(7)}  ${((v / busy) * 100).toFixed(1).padStart(5)}  ${k}`);
   return out.join('\n') + '\n';

@@ -233,7 +233,7 @@ async function main(): Promise<void> {
   log(`work dir ${work}; Redis ${redis.version} at ${info.redisUrl}${redis.child ? ' (started by the bench)' : ''}`);
   [generator, sink] = await Promise.all([startHelper('load-generator'), startHelper('sink')]);
 
-  const singleOut = { out: {} };
+  const singleOut = { out: process.env.BENCH_OUT_CONCURRENCY ? { concurrency: Number(process.env.BENCH_OUT_CONCURRENCY) } : {} };
   const base64a = await baseline('baseline-64', 64, D.ingest);
   if (want('ingest-64'))
     await falconet({ name: 'ingest-64', description: '64 nodes closed loop, collector only (acks = alerts durably in Redis)', outputs: singleOut, workers: 0, nodes: 64, durationMs: D.ingest });
