@@ -40,6 +40,11 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
    * has one. Outputs that do not speak HTTP leave it out.
    */
   example?(baseUrl: string): Record<string, unknown>;
+  /**
+   * Checks across keys that the option schema cannot express (`index` or `dataStream`, not both).
+   * Each problem names its key; the config then refuses to load, like any schema error.
+   */
+  check?(config: OutputInstanceConfig<Options>): Array<{ key: string; message: string }>;
   create(config: OutputInstanceConfig<Options>, deps: OutputDeps): Output;
 }
 

@@ -27,8 +27,9 @@ export const elasticsearchOutput: OutputDefinition<typeof options> = {
   defaultBatch: { size: 500, interval: 1000 },
   secretKeys: ['apiKey', 'password'],
   example: (baseUrl) => ({ type: 'elasticsearch', url: baseUrl, username: 'falconet', password: 's3cr3t-es-password' }),
+  check: (config) =>
+    config.index && config.dataStream ? [{ key: 'dataStream', message: 'set index or dataStream, not both' }] : [],
   create(config, { http }) {
-    if (config.index && config.dataStream) throw new Error('elasticsearch: set index or dataStream, not both');
     const url = `${config.url.replace(/\/+$/, '')}/_bulk`;
     const target: BulkTarget = config.dataStream ? { dataStream: config.dataStream } : { index: config.index ?? DEFAULT_INDEX };
     const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };

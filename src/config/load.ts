@@ -115,6 +115,9 @@ function parseOutput(name: string, value: unknown, issues: ConfigIssue[]): Outpu
     return undefined;
   }
   const config = parsed.data as OutputInstanceConfig;
+  const problems = definition.check?.(config) ?? [];
+  for (const p of problems) issues.push({ path: [...at, ...p.key.split('.')], message: p.message });
+  if (problems.length > 0) return undefined;
   if (!config.rateLimit && definition.defaultRateLimit) config.rateLimit = { ...definition.defaultRateLimit };
   if (definition.batching === 'single' && config.batch) {
     issues.push({ path: [...at, 'batch'], message: `output type ${type} sends one alert per request; remove batch` });

@@ -1,6 +1,6 @@
 import { redactUrl } from '../delivery/redact.js';
 
-const SECRET_KEY = /(token|secret|password|apikey|routingkey|authorization|signing)/i;
+const SECRET_KEY = /(token|secret|password|apikey|routingkey|authorization|signing|^key$)/i;
 
 /**
  * A copy of an output's config safe to print: declared secret keys and anything that looks like
@@ -11,6 +11,7 @@ export function redactOutputConfig(config: object, secretKeys: readonly string[]
   const walk = (value: unknown, path: string, key: string): unknown => {
     const secret = secrets.has(path) || SECRET_KEY.test(key);
     if (typeof value === 'string') {
+      if (value.includes('-----BEGIN')) return '[redacted PEM]';
       if (/^[a-z]+:\/\//i.test(value)) return redactUrl(value);
       return secret ? '[redacted]' : value;
     }
