@@ -81,7 +81,9 @@ function decodeObject(text: string, where: string): RawAlert {
 
 function validateAlert(value: unknown, at: string): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new BadAlertError('invalid_alert', `${at || ''}expected a JSON object (a Falco alert)`.trim());
+    // `at` is "[3]." or "line 2: "; as a prefix of a whole item it reads better without the dot.
+    const where = at.replace(/\.$/, ': ');
+    throw new BadAlertError('invalid_alert', `${where}expected a JSON object (a Falco alert)`);
   }
   const alert = value as Record<string, unknown>;
   const fail = (key: string, detail: string): never => {
