@@ -12,6 +12,37 @@ export const priorityName = z.string().transform((value, ctx): Priority => {
   return p;
 });
 
+/** The severity vocabulary of PagerDuty and conventional Alertmanager routes (outputs.md §0.2). */
+export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const DEFAULT_SEVERITY: Readonly<Record<Priority, Severity>> = {
+  Emergency: 'critical',
+  Alert: 'critical',
+  Critical: 'critical',
+  Error: 'error',
+  Warning: 'warning',
+  Notice: 'info',
+  Informational: 'info',
+  Debug: 'info',
+};
+
+/** A partial map from priority names (any case, `info` too) to values, e.g. a `severityMap`. */
+export function priorityMap<V extends z.ZodType>(value: V) {
+  return z
+    .record(z.string(), value)
+    .transform((raw, ctx) => {
+      const out: Partial<Record<Priority, z.output<V>>> = {};
+      for (const [key, v] of Object.entries(raw)) {
+        const priority = parsePriority(key);
+        if (!priority) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a Falco priority` });
+        else out[priority] = v as z.output<V>;
+      }
+      return out;
+    })
+    .default({});
+}
+
 export const retryConfig = z.strictObject({
   /** Total tries including the first. */
   attempts: z.number().int().min(1).max(100).default(10),

@@ -1,22 +1,11 @@
 import { z } from 'zod';
-import { parsePriority, type Priority } from '../../src/alert/priority.js';
 import { duration } from '../../src/config/duration.js';
 import { DeliveryError, isDeliveryError } from '../../src/delivery/errors.js';
+import { priorityMap } from '../common.js';
 import type { OutputDefinition } from '../types.js';
 import { alertmanagerEndpoint, buildAlertmanagerBody } from './payload.js';
 
-const severityMap = z
-  .record(z.string(), z.string().min(1))
-  .transform((raw, ctx) => {
-    const out: Partial<Record<Priority, string>> = {};
-    for (const [key, value] of Object.entries(raw)) {
-      const priority = parsePriority(key);
-      if (!priority) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a Falco priority` });
-      else out[priority] = value;
-    }
-    return out;
-  })
-  .default({});
+const severityMap = priorityMap(z.string().min(1));
 
 const options = {
   /** Every Alertmanager replica, each posted every alert (never a load balancer: replicas do not share alerts). */

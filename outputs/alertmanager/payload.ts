@@ -1,18 +1,8 @@
+import { DEFAULT_SEVERITY } from '../common.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
 
-/** Alertmanager's conventional severity vocabulary (outputs.md §0.2), not falcosidekick's `information`. */
-export const DEFAULT_AM_SEVERITY: Readonly<Record<Priority, string>> = {
-  Emergency: 'critical',
-  Alert: 'critical',
-  Critical: 'critical',
-  Error: 'error',
-  Warning: 'warning',
-  Notice: 'info',
-  Informational: 'info',
-  Debug: 'info',
-};
 
 export interface AlertmanagerPayloadOptions {
   /** Milliseconds after the event time at which Alertmanager resolves the alert. */
@@ -72,7 +62,7 @@ export function buildAlertmanagerAlert(alert: Alert, opts: AlertmanagerPayloadOp
   putLabel(labels, 'source', 'falco');
   putLabel(labels, 'eventsource', alert.source);
   putLabel(labels, 'priority', alert.priority);
-  putLabel(labels, 'severity', opts.severityMap[alert.priority] ?? DEFAULT_AM_SEVERITY[alert.priority]);
+  putLabel(labels, 'severity', opts.severityMap[alert.priority] ?? DEFAULT_SEVERITY[alert.priority]);
   putLabel(labels, 'alertname', alert.rule);
 
   const annotations: Record<string, string> = {};

@@ -1,22 +1,11 @@
 import { z } from 'zod';
-import { parsePriority, type Priority } from '../../src/alert/priority.js';
 import { DEFAULT_DEDUP_KEY } from '../../src/config/schema.js';
 import { DeliveryError } from '../../src/delivery/errors.js';
+import { priorityMap, SEVERITIES } from '../common.js';
 import type { OutputDefinition } from '../types.js';
-import { buildPagerDutyBody, MAX_REQUEST_BYTES, PAGERDUTY_SEVERITIES, pagerdutyEndpoint, type PagerDutySeverity } from './payload.js';
+import { buildPagerDutyBody, MAX_REQUEST_BYTES, pagerdutyEndpoint } from './payload.js';
 
-const severityMap = z
-  .record(z.string(), z.enum(PAGERDUTY_SEVERITIES))
-  .transform((raw, ctx) => {
-    const out: Partial<Record<Priority, PagerDutySeverity>> = {};
-    for (const [key, value] of Object.entries(raw)) {
-      const priority = parsePriority(key);
-      if (!priority) ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a Falco priority` });
-      else out[priority] = value;
-    }
-    return out;
-  })
-  .default({});
+const severityMap = priorityMap(z.enum(SEVERITIES));
 
 const options = {
   /** Events API v2 integration key: authenticates and routes. A secret. */

@@ -1,22 +1,11 @@
+import { DEFAULT_SEVERITY, type Severity } from '../common.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson, type JsonObject } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { dedupKey } from '../../src/router/stages/dedup.js';
 
-export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number];
+export type PagerDutySeverity = Severity;
 
-/** outputs.md §0.2: only Emergency…Critical page as critical (falcosidekick sends critical for everything). */
-export const DEFAULT_PD_SEVERITY: Readonly<Record<Priority, PagerDutySeverity>> = {
-  Emergency: 'critical',
-  Alert: 'critical',
-  Critical: 'critical',
-  Error: 'error',
-  Warning: 'warning',
-  Notice: 'info',
-  Informational: 'info',
-  Debug: 'info',
-};
 
 export const PD_HOSTS = { us: 'https://events.pagerduty.com', eu: 'https://events.eu.pagerduty.com' } as const;
 
@@ -113,7 +102,7 @@ export function buildPagerDutyEvent(alert: Alert, opts: PagerDutyPayloadOptions)
     payload: {
       summary: pagerdutySummary(alert),
       source: alert.hostname || 'falco',
-      severity: opts.severityMap[alert.priority] ?? DEFAULT_PD_SEVERITY[alert.priority],
+      severity: opts.severityMap[alert.priority] ?? DEFAULT_SEVERITY[alert.priority],
       timestamp: new Date(Number(alertTimeNanos(alert) / 1_000_000n)).toISOString(),
       ...optional('component', component(alert)),
       ...optional('group', alertNamespace(alert)),
