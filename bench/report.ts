@@ -92,7 +92,7 @@ export function renderMarkdown(report: BenchReport): string {
   for (const r of report.scenarios) {
     const l = r.load;
     const base = baseFor(r, b);
-    const offered = l.durationMs ? `${(l.durationMs / 1000).toFixed(0)} s, ${r.description.split(',')[0]}` : '';
+    const offered = l.durationMs ? `${(l.durationMs / 1000).toFixed(0)} s, ${r.description.split(', ')[0]}` : '';
     const acked = `${int(l.ackedPerSec)} (${x(l.ackedPerSec / base)})` + (Object.keys(l.failed).length ? ` · failed ${JSON.stringify(l.failed)}` : '');
     const d = r.delivery;
     const delivered = d
