@@ -12,6 +12,8 @@ export function redactOutputConfig(config: object, secretKeys: readonly string[]
     const secret = secrets.has(path) || SECRET_KEY.test(key);
     if (typeof value === 'string') {
       if (value.includes('-----BEGIN')) return '[redacted PEM]';
+      // A token-named key is blanked whatever it holds; a declared secret URL keeps its host.
+      if (SECRET_KEY.test(key)) return '[redacted]';
       if (/^[a-z]+:\/\//i.test(value)) return redactUrl(value);
       return secret ? '[redacted]' : value;
     }
