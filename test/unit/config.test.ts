@@ -123,7 +123,7 @@ describe('defaults and shipped configs', () => {
   });
 
   it('config/falconet.example.yaml parses (with the secrets it references set)', () => {
-    const c = loadConfigFile(join(root, 'config/falconet.example.yaml'), new Proxy({}, { get: (_t, k) => (typeof k === 'string' && k !== 'REDIS_URL' ? `test-${k}` : undefined) }));
+    const c = loadConfigFile(join(root, 'config/falconet.example.yaml'), new Proxy({}, { get: (_t, k) => (typeof k !== 'string' || k === 'REDIS_URL' ? undefined : k.endsWith('_URL') ? `https://hooks.example/test-${k}` : `test-${k}`) }));
     expect(Object.keys(c.outputs).length).toBeGreaterThan(1);
     expect(c.routes.length).toBeGreaterThan(1);
   });
