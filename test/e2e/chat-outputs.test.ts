@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
-const captures: CaptureServer[] = [];
-afterEach(async () => {
-  await pipeline?.stop();
-  await Promise.all(captures.splice(0).map((c) => c.stop()));
-  pipeline = undefined;
-});
-
-async function capture(): Promise<CaptureServer> {
-  const c = await new CaptureServer().start();
-  captures.push(c);
-  return c;
-}
+const capture = () => rig.capture();
 
 const lines = fixtureAlertLines();
 const ruleOf = (line: string) => (JSON.parse(line) as { rule: string }).rule;
@@ -54,7 +45,7 @@ describe('chat outputs end to end', () => {
     const teams = await capture();
     slack.fallback = validating(slackShapeProblem, 200);
     teams.fallback = validating(teamsShapeProblem, 202);
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {
@@ -79,7 +70,7 @@ describe('chat outputs end to end', () => {
     const slack = await capture();
     const hook = await capture();
     slack.respondWith({ status: 429, headers: { 'retry-after': '2' }, body: 'rate_limited' });
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {

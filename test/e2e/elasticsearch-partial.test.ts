@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 const lossless = (text: string) => JSON.parse(text.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>;
 
@@ -44,10 +41,10 @@ function answer(req: CapturedRequest, first: boolean): ScriptedResponse {
 
 describe('elasticsearch bulk with partial failure', () => {
   it('retries only the 429 items, dead-letters the 400 items with their error, resends nothing else', async () => {
-    capture = await new CaptureServer().start();
+    capture = await rig.capture();
     capture.respondWith((req) => answer(req, true));
     capture.fallback = (req) => answer(req, false);
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {

@@ -1,21 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines, httpVariants } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 describe('fixtures posted as Falco posts them', () => {
   it('arrive at a webhook with their fields intact, int64 evt.time unchanged', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: { sink: { type: 'webhook', url: `${capture.url}/hook` } },
@@ -43,8 +40,8 @@ describe('fixtures posted as Falco posts them', () => {
   });
 
   it('accepts every Falco HTTP variant (0.27 → 0.44, JSON and text/plain)', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: { sink: { type: 'webhook', url: capture.url } },

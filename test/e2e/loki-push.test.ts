@@ -1,24 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 type Push = { streams: Array<{ stream: Record<string, string>; values: unknown[][] }> };
 
 describe('loki push through the pipeline', () => {
   it('pushes streams keyed by labels, ns timestamps as strings, tenant and basic auth, 204 is success', async () => {
-    capture = await new CaptureServer().start();
+    capture = await rig.capture();
     capture.fallback = { status: 204 };
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {

@@ -1,18 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
 const ROUTING_KEY = 'e2eR0utingKey0123456789abcdefABC';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 interface PdEvent {
   routing_key: string;
@@ -24,9 +21,9 @@ interface PdEvent {
 
 describe('pagerduty through the pipeline', () => {
   it('delivers Events API v2 triggers; a repeated alert keeps its dedup_key', async () => {
-    capture = await new CaptureServer().start();
+    capture = await rig.capture();
     capture.fallback = { status: 202, body: '{"status":"success","message":"Event processed"}' };
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: { pd: { type: 'pagerduty', routingKey: ROUTING_KEY, url: `${capture.url}/v2/enqueue` } },

@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 interface HecEvent {
   time: number;
@@ -67,9 +64,9 @@ function hecConfig(url: string, batchSize: number) {
 
 describe('splunk HEC through the pipeline', () => {
   it('sends concatenated event envelopes with the token, Falco time and indexed fields', async () => {
-    capture = await new CaptureServer().start();
+    capture = await rig.capture();
     capture.fallback = { status: 200, body: '{"text":"Success","code":0}' };
-    pipeline = await startPipeline(hecConfig(capture.url, 4));
+    pipeline = await rig.pipeline(hecConfig(capture.url, 4));
     const lines = fixtureAlertLines().slice(5, 9);
     expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     await waitFor(() => capture!.requests.length >= 1, { what: 'the HEC request' });
@@ -94,10 +91,10 @@ describe('splunk HEC through the pipeline', () => {
   });
 
   it('400 invalid-event-number: earlier events kept, the bad one dead-lettered, later ones resent', async () => {
-    capture = await new CaptureServer().start();
+    capture = await rig.capture();
     capture.respondWith({ status: 400, body: '{"text":"Invalid data format","code":6,"invalid-event-number":1}' });
     capture.fallback = { status: 200, body: '{"text":"Success","code":0}' };
-    pipeline = await startPipeline(hecConfig(capture.url, 4));
+    pipeline = await rig.pipeline(hecConfig(capture.url, 4));
     const lines = fixtureAlertLines().slice(10, 14);
     expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     await waitFor(() => capture!.requests.length >= 2, { what: 'the resend' });

@@ -1,17 +1,14 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 const SECRET = 'shared-hmac-secret';
 
@@ -25,8 +22,8 @@ function verify(req: CapturedRequest, secret: string): boolean {
 
 describe('webhook with batch, NDJSON, HMAC signing and basic auth', () => {
   it('delivers one signed NDJSON request per batch that the receiver can verify', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {
@@ -63,8 +60,8 @@ describe('webhook with batch, NDJSON, HMAC signing and basic auth', () => {
   });
 
   it('keeps the single-alert JSON body when nothing is configured, with the alert id as Idempotency-Key', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: { plain: { type: 'webhook', url: capture.url, auth: { bearer: 'tok-123' } } },

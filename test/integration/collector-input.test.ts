@@ -1,25 +1,22 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 const MAX_BODY = 4096;
 const alert = (over: Record<string, unknown> = {}) =>
   JSON.stringify({ rule: 'Terminal shell in container', priority: 'Notice', time: '2025-06-12T08:00:00.000000001Z', output_fields: { 'k8s.ns.name': 'team1' }, ...over });
 
 async function start(): Promise<Pipeline> {
-  capture = await new CaptureServer().start();
-  return (pipeline = await startPipeline(
+  capture = await rig.capture();
+  return (pipeline = await rig.pipeline(
     testConfig({
       listen: { host: '127.0.0.1', port: 0, maxBodySize: MAX_BODY },
       dedup: { window: 0 },

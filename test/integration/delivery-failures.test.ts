@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
-const captures: CaptureServer[] = [];
-afterEach(async () => {
-  await pipeline?.stop();
-  await Promise.all(captures.splice(0).map((c) => c.stop()));
-  pipeline = undefined;
-});
-
-async function capture(): Promise<CaptureServer> {
-  const c = await new CaptureServer().start();
-  captures.push(c);
-  return c;
-}
+const capture = () => rig.capture();
 
 const alert = (rule: string) => JSON.stringify({ rule, priority: 'Warning', time: '2025-06-12T08:00:00Z', hostname: 'node-1' });
 const ruleOf = (r: CapturedRequest) => (JSON.parse(r.body) as { rule: string }).rule;
@@ -42,7 +33,7 @@ describe('delivery failures', () => {
       return n === 1 ? { status: 500, body: 'try later' } : { status: 200 };
     });
     sink.fallback = fn;
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: { flaky: { type: 'webhook', url: `${sink.url}/hook`, retry: { attempts: 5, backoff: '50ms', maxBackoff: '200ms' } } },
@@ -65,7 +56,7 @@ describe('delivery failures', () => {
     const bad = await capture();
     bad.fallback = { status: 400, body: '{"error":"field foo is required"}' };
     const good = await capture();
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {
@@ -105,7 +96,7 @@ describe('delivery failures', () => {
     });
     slow.fallback = fn;
     const fast = await capture();
-    pipeline = await startPipeline(
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {

@@ -1,17 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PRIORITIES } from '../../src/alert/priority.js';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
-import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { useRig } from '../helpers/rig.js';
 
+const rig = useRig();
 let pipeline: Pipeline | undefined;
 let capture: CaptureServer | undefined;
-afterEach(async () => {
-  await pipeline?.stop();
-  await capture?.stop();
-  pipeline = capture = undefined;
-});
 
 type Body = { rule: string; priority: string; time: string; hostname?: string; source: string; output_fields: Record<string, unknown> };
 const key = (a: { rule: string; time: string; hostname?: string }) => `${a.rule}|${a.time}|${a.hostname ?? ''}`;
@@ -31,8 +28,8 @@ async function drained(p: Pipeline, outputs: string[]) {
 
 describe('priority floors end to end', () => {
   it('the global floor drops less severe alerts; a per-output floor limits that output only', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         minimumPriority: 'warning',
         dedup: { window: 0 },
@@ -57,8 +54,8 @@ describe('priority floors end to end', () => {
 
 describe('routing by namespace', () => {
   it('team1 → team1 and platform (continue); team2 → team2 only; others → platform; audit alerts by ka.target.namespace', async () => {
-    capture = await new CaptureServer().start();
-    pipeline = await startPipeline(
+    capture = await rig.capture();
+    pipeline = await rig.pipeline(
       testConfig({
         dedup: { window: 0 },
         outputs: {
