@@ -107,11 +107,12 @@ describe('delivery failures', () => {
       }),
     );
     expect((await pipeline.post(alert('first'), falcoHeaders())).status).toBe(200);
-    await waitFor(() => answered.length === 1, { what: 'the 429' });
+    // Generous deadlines: this file also runs while the rest of the suite loads both cores.
+    await waitFor(() => answered.length === 1, { timeoutMs: 20_000, what: 'the 429' });
     const limitedAt = answered[0]!.at;
     // While `slow` is paused, `fast` keeps delivering new alerts.
     for (const r of ['second', 'third']) expect((await pipeline.post(alert(r), falcoHeaders())).status).toBe(200);
-    await waitFor(() => fast.requests.length === 3, { what: 'fast delivered 3' });
+    await waitFor(() => fast.requests.length === 3, { timeoutMs: 20_000, what: 'fast delivered 3' });
     await waitFor(() => answered.filter((a) => a.status === 200).length === 3, { timeoutMs: 15_000, what: 'slow delivered 3' });
     const resumedAt = Math.min(...answered.slice(1).map((a) => a.at));
     // Lower bound only: nothing reached `slow` during the pause.
