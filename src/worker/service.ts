@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { FalconetConfig, OutputInstance } from '../config/load.js';
@@ -25,6 +26,8 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   await waitForRedis(redis, 10_000);
   const prefix = config.redis.prefix;
   const shutdown = new AbortController();
+  // Every in-flight send listens to it: hundreds of listeners are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
 
   const queues = new Map<string, Queue<DeliveryJobData>>();
   for (const name of Object.keys(config.outputs)) {
