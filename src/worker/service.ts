@@ -9,7 +9,11 @@ import { waitForRedis, workerConnection } from '../queue/connection.js';
 import { jitterBackoff } from '../queue/job-options.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
+import { RouterThrottle } from './router-throttle.js';
 import type { Output } from '../../outputs/types.js';
+
+/** "No rate limit", expressed as a limiter so that pauses still apply (see startDelivery). */
+const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
 
 export interface RunningWorker {
   stop(): Promise<void>;
@@ -35,14 +39,25 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   }
   const queueFor = (name: string) => queues.get(name)!;
 
+  const throttle = new RouterThrottle(async () => {
+    const counts = await Promise.all([...queues.values()].map((q) => q.getWaitingCount()));
+    return counts.reduce((a, b) => a + b, 0);
+  });
   const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
-  const routerWorker = new Worker<IngestJobData>(INGEST_QUEUE, (job) => pipeline.run(job.data.alerts), {
+  const routerWorker = new Worker<IngestJobData>(
+    INGEST_QUEUE,
+    async (job) => {
+      await throttle.admit();
+      await pipeline.run(job.data.alerts);
+    },
+    {
     connection: redis,
     prefix,
     concurrency: config.router.concurrency,
     // Batching outputs hold ingest jobs up to batch.interval (≤ 10 s): keep their locks well clear.
     lockDuration: 60_000,
   });
+  throttle.start();
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
 
@@ -82,7 +97,10 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
       connection: redis,
       prefix,
       concurrency: instance.config.concurrency,
-      limiter: rateLimit ? { max: rateLimit.max, duration: rateLimit.per } : undefined,
+      // Always a limiter: BullMQ enforces a Retry-After pause (queue.rateLimit) in Redis, for every
+      // worker process, only on queues whose workers have one. Without it only this process's
+      // idle slot waited, and another slot could retry at once (a flaky test showed it).
+      limiter: rateLimit ? { max: rateLimit.max, duration: rateLimit.per } : UNLIMITED,
       settings: {
         backoffStrategy: (attemptsMade: number) => jitterBackoff(attemptsMade, retry.backoff, retry.maxBackoff),
       },
@@ -95,6 +113,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     async stop() {
       // Order matters: stop taking ingest jobs (in-flight ones finish and flush their batches),
       // then let deliveries finish, then close connections.
+      throttle.stop();
       const closing = routerWorker.close();
       let closed = false;
       void closing.finally(() => (closed = true));

@@ -66,8 +66,13 @@ beforeAll(async () => {
   });
 });
 
-afterAll(() => {
-  am?.kill('SIGTERM');
+afterAll(async () => {
+  // Alertmanager writes its data dir until it has exited: wait for that before removing it.
+  if (am && am.exitCode === null && am.signalCode === null) {
+    const exited = new Promise((resolve) => am!.once('exit', resolve));
+    am.kill('SIGTERM');
+    await exited;
+  }
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

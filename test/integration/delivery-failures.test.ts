@@ -124,4 +124,18 @@ describe('delivery failures', () => {
     await waitFor(async () => (await q.getJobCounts('completed')).completed === 3, { what: 'slow jobs completed' });
     expect((await q.getJobCounts('failed')).failed).toBe(0);
   });
+
+  it('a pause of an output queue holds for every worker, also on outputs without a rateLimit', async () => {
+    // What a Retry-After does, seen from outside: the queue is rate-limited in Redis, so no
+    // worker slot and no other worker process may take its jobs until the pause ends.
+    const sink = await capture();
+    pipeline = await rig.pipeline(
+      testConfig({ dedup: { window: 0 }, outputs: { o: { type: 'webhook', url: sink.url, concurrency: 8 } }, routes: [{ outputs: ['o'] }] }),
+    );
+    const pausedAt = Date.now();
+    await pipeline.queue('o').rateLimit(1500);
+    expect((await pipeline.post(alert('held'), falcoHeaders())).status).toBe(200);
+    await waitFor(() => sink.requests.length === 1, { timeoutMs: 15_000, what: 'delivery after the pause' });
+    expect(sink.requests[0]!.at - pausedAt).toBeGreaterThanOrEqual(1400);
+  });
 });

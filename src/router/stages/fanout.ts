@@ -45,6 +45,7 @@ export class Fanout {
   constructor(
     private readonly outputs: Readonly<Record<string, OutputInstance>>,
     private readonly queueFor: (output: string) => Queue<DeliveryJobData>,
+    /** When this many dispatches wait on partial batches (every router slot), flush them. */
     private readonly pressureLimit: number,
   ) {
     for (const [name, inst] of Object.entries(outputs)) this.jobOptions.set(name, deliveryJobOptions(inst));
@@ -58,7 +59,7 @@ export class Fanout {
       else this.buffer(output, alerts, waits);
     }
     this.waiting++;
-    if (this.waiting >= this.pressureLimit) this.flushAll();
+    if (this.waiting >= this.pressureLimit) void this.flushAll();
     try {
       await Promise.all(waits);
     } finally {
