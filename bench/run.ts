@@ -49,8 +49,8 @@ if (flags.profile && !process.env.BENCH_CPU_PROF) process.env.BENCH_CPU_PROF = j
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const D = quick
-  ? { ingest: 5_000, single: 4_000, e2e: 8_000, drainMax: 10_000 }
-  : { ingest: 15_000, single: 10_000, e2e: 20_000, drainMax: 30_000 };
+  ? { ingest: 5_000, single: 4_000, e2e: 8_000, drainMax: 10_000, warmup: 4_000 }
+  : { ingest: 15_000, single: 10_000, e2e: 20_000, drainMax: 30_000, warmup: 5_000 };
 
 let seq = 1;
 let redis: BenchRedis;
@@ -132,6 +132,13 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     for (let i = 0; i < s.workers; i++) workers.push(startFalconet('worker', configPath, join(work, `${s.name}.worker${i}.log`)));
     collector = startFalconet('collector', configPath, join(work, `${s.name}.collector.log`));
     await Promise.all([...workers.map((w) => waitWorkerReady(w)), waitCollectorReady(collector, url)]);
+    if (s.workers > 0) {
+      // Warm-up: JIT, keep-alive connections and BullMQ's script cache, so the measured window
+      // shows steady state rather than the first second of a cold process. Not counted anywhere.
+      const warm = await load({ url: `${url}/`, nodes: s.nodes, durationMs: D.warmup, rate: Math.min(s.rate ?? 500, 500) });
+      const warmStart = now();
+      while ((await sink.call<number>('count')) < warm.acked * Object.keys(s.outputs).length && now() - warmStart < 10_000) await sleep(50);
+    }
     await sink.call('reset');
     const mem = sampleRedisMemory(admin!);
 
