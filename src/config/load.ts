@@ -27,6 +27,7 @@ export interface FalconetConfig {
   customFields: Record<string, string>;
   dedup: { window: number; key: string[] };
   router: { concurrency: number };
+  worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number };
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];

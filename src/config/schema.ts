@@ -62,6 +62,16 @@ export const rootSchema = z.strictObject({
   /** Named output instances; each `type` is one folder of outputs/. Validated per type. */
   outputs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'output names use letters, digits, - and _'), z.unknown()),
   routes: z.array(routeSchema).min(1),
+  worker: z
+    .strictObject({
+      /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */
+      lockDuration: duration.default(30_000),
+      /** How often workers look for stalled jobs and put them back to be processed again. */
+      stalledInterval: duration.default(30_000),
+      /** Stalls one job may survive before it is failed (dead-lettered) as a poison job. */
+      maxStalledCount: z.number().int().min(0).max(100).default(5),
+    })
+    .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -29,6 +29,12 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   await waitForRedis(redis, 10_000);
   const prefix = config.redis.prefix;
+  // How jobs of a crashed (kill -9) worker come back: their lock lapses, a stalled check requeues them.
+  const recovery = {
+    lockDuration: config.worker.lockDuration,
+    stalledInterval: config.worker.stalledInterval,
+    maxStalledCount: config.worker.maxStalledCount,
+  };
   const shutdown = new AbortController();
   // Every in-flight send listens to it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -54,8 +60,8 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     connection: redis,
     prefix,
     concurrency: config.router.concurrency,
-    // Batching outputs hold ingest jobs up to batch.interval (≤ 10 s): keep their locks well clear.
-    lockDuration: 60_000,
+    // Locks are renewed while a job is held (also while a batch fills), so the default fits.
+    ...recovery,
   });
   throttle.start();
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
@@ -97,6 +103,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
       connection: redis,
       prefix,
       concurrency: instance.config.concurrency,
+      ...recovery,
       // Always a limiter: BullMQ enforces a Retry-After pause (queue.rateLimit) in Redis, for every
       // worker process, only on queues whose workers have one. Without it only this process's
       // idle slot waited, and another slot could retry at once (a flaky test showed it).

@@ -11,6 +11,8 @@ export interface CapturedRequest {
 
 export interface ScriptedResponse {
   status: number;
+  /** Answer this much later (a slow destination). */
+  delayMs?: number;
   headers?: Record<string, string>;
   body?: string;
 }
@@ -46,8 +48,12 @@ export class CaptureServer {
         this.requests.push(captured);
         const next = this.script.shift() ?? this.fallback;
         const r = typeof next === 'function' ? next(captured) : next;
-        res.writeHead(r.status, r.headers);
-        res.end(r.body ?? '');
+        const answer = () => {
+          res.writeHead(r.status, r.headers);
+          res.end(r.body ?? '');
+        };
+        if (r.delayMs) setTimeout(answer, r.delayMs);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
