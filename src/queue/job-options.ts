@@ -13,14 +13,16 @@ export const INGEST_JOB_OPTIONS: JobsOptions = {
 };
 
 /**
- * Delivery jobs: retries per the output's config. Completed jobs are kept an hour so their ids
- * still deduplicate a replayed ingest; failed ones are the dead-letter set, kept a week.
+ * Delivery jobs: retries per the output's config. Completed jobs are kept 15 minutes (at most 10,000
+ * per output) so their ids still deduplicate a replayed ingest job, which happens within seconds of
+ * a router failure; kept longer they would hold every alert's data in Redis (~2 KB each). Failed
+ * ones are the dead-letter set, kept a week.
  */
 export function deliveryJobOptions(output: OutputInstance): JobsOptions {
   return {
     attempts: output.config.retry.attempts,
     backoff: { type: JITTER_BACKOFF },
-    removeOnComplete: { age: 3600, count: 100_000 },
+    removeOnComplete: { age: 900, count: 10_000 },
     removeOnFail: { age: 7 * 24 * 3600 },
   };
 }
