@@ -3,7 +3,7 @@
 //   --quick          ≤ 60 s: ingest, single node, e2e 500/s with short durations
 //   --only=a,b       run only these scenarios (names as in the report; baselines always run)
 //   --profile        V8 CPU profiles of every Falconet process (BENCH_CPU_PROF=<dir> does the same)
-//   --out=DIR        where latest.json / latest.md go (default bench/results)
+//   --out=DIR        where latest.{json,md} (quick.{json,md} with --quick) go (default bench/results)
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -288,10 +288,12 @@ async function main(): Promise<void> {
   };
   const md = renderMarkdown(report);
   mkdirSync(flags.out!, { recursive: true });
-  writeFileSync(join(flags.out!, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(join(flags.out!, 'latest.md'), md);
+  // A quick run must not overwrite the committed full results.
+  const base = quick ? 'quick' : 'latest';
+  writeFileSync(join(flags.out!, `${base}.json`), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(flags.out!, `${base}.md`), md);
   process.stdout.write(md);
-  log(`wrote ${join(flags.out!, 'latest.{json,md}')} in ${report.totalSeconds.toFixed(0)}s`);
+  log(`wrote ${join(flags.out!, `${base}.{json,md}`)} in ${report.totalSeconds.toFixed(0)}s`);
 }
 
 try {
