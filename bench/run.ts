@@ -116,6 +116,7 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     redis: { url: redis.url, prefix, embedded: false },
     dedup: { window: 0 },
     log: { level: 'info' },
+    worker: { metricsPort: 0 }, // several workers on one host
     outputs: Object.fromEntries(
       Object.entries(s.outputs).map(([name, extra]) => [name, { type: 'webhook', url: `http://127.0.0.1:${sink.port}/${name}`, ...extra }]),
     ),

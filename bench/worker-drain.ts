@@ -36,7 +36,7 @@ const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
 const dir = mkdtempSync(join(tmpdir(), 'falconet-drain-'));
 const config = join(dir, 'falconet.yaml');
 const outs = Array.from({ length: outputs }, (_, i) => `  o${i}: { type: webhook, url: "${sinkUrl}/o${i}", concurrency: 8 }`).join('\n');
-writeFileSync(config, `redis: { url: "${redisUrl}", prefix: ${prefix} }\ndedup: { window: 0 }\nlog: { level: warn }\noutputs:\n${outs}\nroutes:\n  - outputs: [${Array.from({ length: outputs }, (_, i) => `o${i}`).join(', ')}]\n`);
+writeFileSync(config, `redis: { url: "${redisUrl}", prefix: ${prefix} }\ndedup: { window: 0 }\nworker: { metricsPort: 0 }\nlog: { level: warn }\noutputs:\n${outs}\nroutes:\n  - outputs: [${Array.from({ length: outputs }, (_, i) => `o${i}`).join(', ')}]\n`);
 
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
 const ingest = new Queue('ingest', { connection: redis, prefix });

@@ -5,6 +5,7 @@ import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../confi
 import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { startMetricsServer } from '../observability/metrics-server.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { printCheck } from './check.js';
@@ -79,6 +80,11 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
   const parts: Array<{ stop(): Promise<void> }> = [];
   try {
     if (role !== 'collector') parts.push(await startWorker(config, logger, metrics));
+    if (role === 'worker') {
+      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort);
+      logger.info({ port: server.port }, 'worker metrics listening');
+      parts.push(server);
+    }
     if (role !== 'worker') parts.push(await startCollector(config, logger, metrics));
   } catch (err) {
     logger.fatal({ err }, 'could not start');

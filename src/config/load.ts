@@ -27,7 +27,7 @@ export interface FalconetConfig {
   customFields: Record<string, string>;
   dedup: { window: number; key: string[] };
   router: { concurrency: number };
-  worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number };
+  worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];

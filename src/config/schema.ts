@@ -70,8 +70,10 @@ export const rootSchema = z.strictObject({
       stalledInterval: duration.default(30_000),
       /** Stalls one job may survive before it is failed (dead-lettered) as a poison job. */
       maxStalledCount: z.number().int().min(0).max(100).default(5),
+      /** `falconet worker` serves GET /metrics and /healthz here (0: a free port; the collector serves its own). */
+      metricsPort: z.number().int().min(0).max(65535).default(2802),
     })
-    .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5 }),
+    .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5, metricsPort: 2802 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -78,6 +78,7 @@ describe('worker processes', () => {
       redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
       log: { level: 'info' },
       dedup: { window: '60s' },
+      worker: { metricsPort: 0 }, // two workers on one host: each takes a free port
       outputs: { sink: { type: 'webhook', url: `${capture.url}/hook` } },
       routes: [{ outputs: ['sink'] }],
     };
@@ -123,6 +124,15 @@ describe('worker processes', () => {
     const hosts = capture.requests.map((r) => (JSON.parse(r.body) as { rule: string; hostname: string }));
     expect(hosts.filter((h) => h.rule !== 'warm-up').map((h) => h.hostname).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5']);
 
+    // Each worker serves its own delivery metrics; together they account for every delivery.
+    let delivered = 0;
+    for (const w of workers) {
+      const port = Number(/"port":(\d+)[^\n]*"msg":"worker metrics listening"/.exec(w.stderr())?.[1]);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      delivered += Number(/falconet_alerts_delivered_total\{output="sink",status="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+    }
+    expect(delivered).toBe(capture.requests.length);
+
     for (const w of workers) w.child.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exit))).toEqual([0, 0]);
     for (const w of workers) expect(w.stderr()).toContain('worker stopped');
@@ -140,7 +150,7 @@ describe('kill -9', () => {
       log: { level: 'info' },
       dedup: { window: 0 },
       // Short locks so the test need not wait the 30 s production default for stalled jobs.
-      worker: { lockDuration: '2s', stalledInterval: '1s' },
+      worker: { lockDuration: '2s', stalledInterval: '1s', metricsPort: 0 },
       outputs: { sink: { type: 'webhook', url: `${capture.url}/hook`, concurrency: 4 } },
       routes: [{ outputs: ['sink'] }],
     };
