@@ -21,6 +21,8 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+const MAX_JOBS_PER_ADD = 200;
+
 interface PendingBatch {
   jsons: string[];
   ids: string[];
@@ -74,9 +76,11 @@ export class Fanout {
 
   private addSingles(name: string, alerts: Alert[]): Promise<unknown> {
     const opts = this.jobOptions.get(name)!;
-    return this.queueFor(name).addBulk(
-      alerts.map((alert) => ({ name, data: { alerts: [stringifyJson(alert)] }, opts: { ...opts, jobId: alert.id } })),
-    );
+    const jobs = alerts.map((alert) => ({ name, data: { alerts: [stringifyJson(alert)] }, opts: { ...opts, jobId: alert.id } }));
+    // addBulk is one MULTI; Redis runs nothing else meanwhile, so keep each one short.
+    const adds: Array<Promise<unknown>> = [];
+    for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
+    return Promise.all(adds);
   }
 
   private buffer(output: OutputInstance, alerts: Alert[], waits: Array<Promise<unknown>>): void {
