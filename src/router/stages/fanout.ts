@@ -55,10 +55,17 @@ export class Fanout {
 
   async dispatch(byOutput: Map<string, Alert[]>): Promise<void> {
     const waits: Array<Promise<unknown>> = [];
+    // An alert routed to several outputs is serialised once, not once per output.
+    const serialised = new Map<Alert, string>();
+    const jsonOf = (alert: Alert): string => {
+      let json = serialised.get(alert);
+      if (json === undefined) serialised.set(alert, (json = stringifyJson(alert)));
+      return json;
+    };
     for (const [name, alerts] of byOutput) {
       const output = this.outputs[name]!;
-      if (output.batchSize === 1) waits.push(this.addSingles(name, alerts));
-      else this.buffer(output, alerts, waits);
+      if (output.batchSize === 1) waits.push(this.addSingles(name, alerts, jsonOf));
+      else this.buffer(output, alerts, waits, jsonOf);
     }
     this.waiting++;
     if (this.waiting >= this.pressureLimit) void this.flushAll();
@@ -74,20 +81,20 @@ export class Fanout {
     return Promise.all([...this.pending.keys()].map((name) => this.flush(name))).then(() => undefined);
   }
 
-  private addSingles(name: string, alerts: Alert[]): Promise<unknown> {
+  private addSingles(name: string, alerts: Alert[], jsonOf: (alert: Alert) => string): Promise<unknown> {
     const opts = this.jobOptions.get(name)!;
-    const jobs = alerts.map((alert) => ({ name, data: { alerts: [stringifyJson(alert)] }, opts: { ...opts, jobId: alert.id } }));
+    const jobs = alerts.map((alert) => ({ name, data: { alerts: [jsonOf(alert)] }, opts: { ...opts, jobId: alert.id } }));
     // addBulk is one MULTI; Redis runs nothing else meanwhile, so keep each one short.
     const adds: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
     return Promise.all(adds);
   }
 
-  private buffer(output: OutputInstance, alerts: Alert[], waits: Array<Promise<unknown>>): void {
+  private buffer(output: OutputInstance, alerts: Alert[], waits: Array<Promise<unknown>>, jsonOf: (alert: Alert) => string): void {
     const name = output.name;
     let registered: PendingBatch | undefined;
     for (const alert of alerts) {
-      const json = stringifyJson(alert);
+      const json = jsonOf(alert);
       let batch = this.pendingFor(name);
       if (batch.jsons.length > 0 && batch.bytes + json.length > output.batchMaxBytes) {
         void this.flush(name);
