@@ -12,7 +12,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 
 /**
  * Reads a kustomization the way `kubectl apply -k` does, for the subset our manifests use
- * (resources: files and folders; namespace; configMapGenerator with files; images). Anything
+ * (resources: files and folders; namespace; configMapGenerator with files; images by name and tag). Anything
  * else in a kustomization.yaml is an error, so the test never silently ignores what kustomize
  * would apply.
  */
@@ -68,8 +68,21 @@ export function loadKustomization(dir: string): Loaded {
     }
     loaded.objects.push({ file, object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: gen.name }, data } });
   }
+  for (const image of (k.images ?? []) as Loaded['images']) {
+    for (const { object } of loaded.objects) {
+      const pod = object.spec?.template?.spec;
+      for (const c of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
+        const [name, tag] = String(c.image).split(':');
+        if (name === image.name) c.image = `${image.newName ?? name}${image.newTag ?? tag ? `:${image.newTag ?? tag}` : ''}`;
+      }
+    }
+  }
   if (k.namespace) {
-    for (const { object } of loaded.objects) if (object.kind !== 'Namespace') object.metadata.namespace = k.namespace;
+    // As kustomize does: a Namespace object is renamed to it, every other object is put in it.
+    for (const { object } of loaded.objects) {
+      if (object.kind === 'Namespace') object.metadata.name = k.namespace;
+      else object.metadata.namespace = k.namespace;
+    }
   }
   return loaded;
 }
