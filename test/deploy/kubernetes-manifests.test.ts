@@ -80,6 +80,14 @@ function falconetConfigOf(w: K8sObject, c: any): FalconetConfig {
   return buildConfig(parse(configFileOf(w, c).text), containerEnv(c, w.metadata.namespace));
 }
 
+/** A Kubernetes quantity in bytes (the binary and decimal suffixes our manifests use). */
+function bytes(quantity: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
+  if (!m) throw new Error(`quantity ${quantity}`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
 function yamlFilesUnder(d: string): string[] {
   return readdirSync(d).flatMap((name) => {
     const path = join(d, name);
@@ -267,6 +275,21 @@ describe('deploy/kubernetes: the wiring', () => {
         expect((c.volumeMounts ?? []).map((m: any) => m.mountPath), at).toContain('/tmp');
       }
     }
+  });
+
+  it('the collector spool, when the config has one, is an absolute dir on a writable volume larger than spool.maxBytes', () => {
+    const { workload, container } = falconetContainers.find((f) => roleOf(f.container) === 'collector')!;
+    const spool = (falconetConfigOf(workload, container) as { spool?: { dir: string; maxBytes: number } }).spool;
+    const mounts: any[] = container.volumeMounts ?? [];
+    // Before the config schema has spool.dir, the volume waits at its path.
+    const dir = spool?.dir ?? '/var/lib/falconet/spool';
+    expect(posix.isAbsolute(dir), `spool.dir ${dir} is absolute (a relative one lies under the read-only /app)`).toBe(true);
+    const mount = mounts.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
+    expect(mount, `a volume mounted at spool.dir ${dir}`).toBeDefined();
+    expect(mount.readOnly ?? false).toBe(false);
+    const volume = podSpec(workload).volumes.find((v: any) => v.name === mount.name);
+    expect(volume.emptyDir ?? volume.persistentVolumeClaim, 'an emptyDir or a PVC').toBeDefined();
+    if (spool && volume.emptyDir?.sizeLimit) expect(bytes(volume.emptyDir.sizeLimit)).toBeGreaterThan(spool.maxBytes);
   });
 
   it('every container has CPU and memory requests and limits', () => {
