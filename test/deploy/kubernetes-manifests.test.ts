@@ -231,6 +231,8 @@ describe('deploy/kubernetes: the wiring', () => {
   it('the Falconet ports are the config ports: listen.port (collector), worker.metricsPort (worker)', () => {
     for (const { workload, container } of falconetContainers) {
       const config = falconetConfigOf(workload, container);
+      // Both servers bind listen.host: loopback would hide them from the Service and the kubelet's probes.
+      expect(['0.0.0.0', '::'], `${container.name}: listen.host`).toContain(config.listen.host);
       const expected = roleOf(container) === 'collector' ? config.listen.port : config.worker.metricsPort;
       expect((container.ports ?? []).map((p: any) => p.containerPort), container.name).toEqual([expected]);
       const a = workload.spec.template.metadata.annotations ?? {};
@@ -255,9 +257,11 @@ describe('deploy/kubernetes: the wiring', () => {
     expect(one('Service', sts.spec.serviceName).spec.clusterIP).toBe('None');
   });
 
-  it('every container: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp', () => {
+  it('every container: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, no API token', () => {
     for (const w of workloads) {
       const pod = podSpec(w).securityContext ?? {};
+      // Nothing here talks to the Kubernetes API.
+      expect(podSpec(w).automountServiceAccountToken, w.metadata.name).toBe(false);
       for (const c of containersOf(w)) {
         const sc = c.securityContext ?? {};
         const at = `${w.metadata.name}/${c.name}`;
