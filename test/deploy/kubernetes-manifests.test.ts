@@ -262,6 +262,8 @@ describe('deploy/kubernetes: the wiring', () => {
       const pod = podSpec(w).securityContext ?? {};
       // Nothing here talks to the Kubernetes API.
       expect(podSpec(w).automountServiceAccountToken, w.metadata.name).toBe(false);
+      // Services named falconet* would put FALCONET_*_PORT=tcp://... into the environment Falconet reads.
+      expect(podSpec(w).enableServiceLinks, w.metadata.name).toBe(false);
       for (const c of containersOf(w)) {
         const sc = c.securityContext ?? {};
         const at = `${w.metadata.name}/${c.name}`;
