@@ -16,7 +16,6 @@ import { loadKustomization, rel, validateObject, type K8sObject } from './kustom
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = join(root, 'deploy/kubernetes');
-const CONFIG_FILE = 'falconet.yaml';
 const HELM_VALUES = join(dir, 'falco-values.yaml'); // for Helm, not part of any kustomization
 
 const full = loadKustomization(dir);
