@@ -74,6 +74,15 @@ export const rootSchema = z.strictObject({
       metricsPort: z.number().int().min(0).max(65535).default(2802),
     })
     .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5, metricsPort: 2802 }),
+  /** Dead letters (src/dlq): alerts an output or the router could not take, kept apart for `falconet dlq`. */
+  dlq: z
+    .strictObject({
+      /** Records whose last attempt is older are pruned. */
+      maxAge: duration.default(14 * 24 * 3600 * 1000),
+      /** At most this many records per output; the oldest are pruned first. */
+      maxPerOutput: z.number().int().min(1).max(10_000_000).default(100_000),
+    })
+    .default({ maxAge: 14 * 24 * 3600 * 1000, maxPerOutput: 100_000 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

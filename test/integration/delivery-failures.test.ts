@@ -4,6 +4,7 @@ import { falcoHeaders } from '../helpers/fixtures.js';
 import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { useRig } from '../helpers/rig.js';
+import { deadLetters } from '../helpers/dlq.js';
 
 const rig = useRig();
 let pipeline: Pipeline | undefined;
@@ -52,7 +53,7 @@ describe('delivery failures', () => {
     expect(jobs.map((j) => j.attemptsMade).sort()).toEqual([2, 2, 2]);
   });
 
-  it('a 400 puts the job in the failed set with the reason, at once, and another output is unaffected', async () => {
+  it('a 400 dead-letters the alert with the reason, at once, and another output is unaffected', async () => {
     const bad = await capture();
     bad.fallback = { status: 400, body: '{"error":"field foo is required"}' };
     const good = await capture();
@@ -66,23 +67,28 @@ describe('delivery failures', () => {
         routes: [{ outputs: ['bad', 'good'] }],
       }),
     );
+    const dlq = deadLetters(pipeline.config);
     expect((await pipeline.post(alert('rejected'), falcoHeaders())).status).toBe(200);
-    const failed = await waitFor(async () => {
-      const f = await pipeline!.queue('bad').getFailed();
-      return f.length > 0 ? f : undefined;
+    const letters = await waitFor(async () => {
+      const l = await dlq.list('bad');
+      return l.length > 0 ? l : undefined;
     }, { what: 'a dead letter' });
-    expect(failed).toHaveLength(1);
-    expect(failed[0]!.failedReason).toMatch(/HTTP 400/);
-    expect(failed[0]!.failedReason).toContain('field foo is required');
-    expect(failed[0]!.attemptsMade).toBe(1);
-    expect(JSON.parse(failed[0]!.data.alerts[0]).rule).toBe('rejected');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.reason).toMatch(/HTTP 400/);
+    expect(letters[0]!.reason).toContain('field foo is required');
+    expect(letters[0]).toMatchObject({ output: 'bad', rule: 'rejected', status: 400, attempts: 1 });
+    expect(JSON.parse(letters[0]!.alert).rule).toBe('rejected');
     // Not retried: one request only, even though 5 attempts were allowed.
     expect(bad.requests).toHaveLength(1);
+    // The dead letter left the live queue: its job completed, nothing failed or waits.
+    const q = pipeline.queue('bad');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the job settled' });
+    expect(await q.getJobCounts('failed', 'waiting', 'delayed')).toEqual({ failed: 0, waiting: 0, delayed: 0 });
     await waitFor(() => good.requests.length === 1, { what: 'the good output delivered' });
     expect(ruleOf(good.requests[0]!)).toBe('rejected');
     // And the bad output keeps trying new alerts (it is not stopped by a dead letter).
     expect((await pipeline.post(alert('second'), falcoHeaders())).status).toBe(200);
-    await waitFor(async () => (await pipeline!.queue('bad').getFailed()).length === 2, { what: 'second dead letter' });
+    await waitFor(async () => (await dlq.list('bad')).length === 2, { what: 'second dead letter' });
     await waitFor(() => good.requests.length === 2, { what: 'second good delivery' });
   });
 
