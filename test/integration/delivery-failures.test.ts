@@ -131,6 +131,60 @@ describe('delivery failures', () => {
     expect((await q.getJobCounts('failed')).failed).toBe(0);
   });
 
+  it('Retry-After: 0 and a Retry-After date in the past are retried promptly, not paused', async () => {
+    const sink = await capture();
+    const seen = new Map<string, number>();
+    const { answered, fn } = recording((req) => {
+      const n = (seen.get(ruleOf(req)) ?? 0) + 1;
+      seen.set(ruleOf(req), n);
+      if (n > 1) return { status: 200 };
+      const retryAfter = ruleOf(req) === 'zero' ? '0' : new Date(Date.now() - 3_600_000).toUTCString();
+      return { status: 429, headers: { 'retry-after': retryAfter }, body: 'slow down' };
+    });
+    sink.fallback = fn;
+    pipeline = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        // A pause would last maxRetryAfter (1 h here): far beyond the deadline below.
+        outputs: { o: { type: 'webhook', url: sink.url, retry: { attempts: 5, backoff: '50ms', maxRetryAfter: '1h' } } },
+        routes: [{ outputs: ['o'] }],
+      }),
+    );
+    for (const r of ['zero', 'past']) expect((await pipeline.post(alert(r), falcoHeaders())).status).toBe(200);
+    await waitFor(() => answered.filter((a) => a.status === 200).length === 2, { timeoutMs: 20_000, what: 'both delivered after their 429' });
+    for (const r of ['zero', 'past']) expect(answered.filter((a) => a.rule === r).map((a) => a.status), r).toEqual([429, 200]);
+    expect(await deadLetters(pipeline.config).list('o')).toEqual([]);
+  });
+
+  it('an endless 429 with Retry-After is dead-lettered after retry.maxDuration and never sent again', async () => {
+    const sink = await capture();
+    sink.fallback = { status: 429, headers: { 'retry-after': '1' }, body: 'quota exceeded' };
+    pipeline = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: { o: { type: 'webhook', url: sink.url, retry: { attempts: 2, backoff: '50ms', maxDuration: '3s' } } },
+        routes: [{ outputs: ['o'] }],
+      }),
+    );
+    expect((await pipeline.post(alert('limited'), falcoHeaders())).status).toBe(200);
+    const dlq = deadLetters(pipeline.config);
+    const [letter] = await waitFor(async () => {
+      const l = await dlq.list('o');
+      return l.length > 0 ? l : undefined;
+    }, { timeoutMs: 30_000, what: 'the dead letter' });
+    expect(letter!.reason).toContain('HTTP 429: quota exceeded');
+    expect(letter!.reason).toContain('retry.maxDuration');
+    expect(letter!.status).toBe(429);
+    // More sends than retry.attempts: Retry-After pauses do not spend attempts, but they do spend time.
+    expect(letter!.attempts).toBeGreaterThan(2);
+    expect(letter!.lastAttemptAt - letter!.firstAttemptAt).toBeLessThan(3000);
+    // Nothing left that could send it again: the job is completed, none waits, is delayed or active.
+    const q = pipeline.queue('o');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the job completed' });
+    expect(await q.getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
+    expect(sink.requests).toHaveLength(letter!.attempts);
+  });
+
   it('a pause of an output queue holds for every worker, also on outputs without a rateLimit', async () => {
     // What a Retry-After does, seen from outside: the queue is rate-limited in Redis, so no
     // worker slot and no other worker process may take its jobs until the pause ends.
