@@ -113,7 +113,8 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
         // Deterministic per record version: a replay retried after a crash adds the job once.
         const jobId = `dlq.${createHash('sha1').update(chunk.map((l) => `${l.id}@${l.lastAttemptAt}`).join(',')).digest('hex')}`;
         if (instance) {
-          const data: DeliveryJobData = { alerts: chunk.map((l) => l.alert) };
+          // The sends so far carry over (the record's attempts add up); the retry budget starts afresh.
+          const data: DeliveryJobData = { alerts: chunk.map((l) => l.alert), sends: Math.max(...chunk.map((l) => l.attempts)) };
           await queue(deliveryQueueName(output)).add(output, data, { ...deliveryJobOptions(instance), jobId });
         } else {
           const data: IngestJobData = { alerts: chunk.map((l) => [l.id, l.alert]), receivedAt: Date.now() };
