@@ -96,5 +96,16 @@ describe('elasticsearch bulk with partial failure', () => {
       [ids[5]!]: 'mapper_parsing_exception: object mapping for [output_fields.evt] tried to parse field as object',
     });
     expect(letters.every((l) => l.attempts === 1 && l.output === 'es')).toBe(true);
+
+    // Each alert counted once per send under one status, each send timed once (2 sends).
+    const metrics = await (await fetch(`${pipeline.collector.url}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}.]/g, '\\$&')} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect({
+      ok: value('falconet_alerts_delivered_total{output="es",status="ok"}'),
+      rejected: value('falconet_alerts_delivered_total{output="es",status="rejected"}'),
+      retry: value('falconet_alerts_delivered_total{output="es",status="retry"}'),
+      failed: value('falconet_alerts_delivered_total{output="es",status="failed"}'),
+      sends: value('falconet_delivery_duration_seconds_count{output="es"}'),
+    }).toEqual({ ok: 4, rejected: 2, retry: 2, failed: 0, sends: 2 });
   });
 });
