@@ -6,8 +6,13 @@ import { INGEST_JOB_OPTIONS, deliveryJobOptions } from '../queue/job-options.js'
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { DeadLetterStore, ROUTER_OUTPUT, type DeadLetter } from './store.js';
 
-/** Ids of failed ingest jobs as `falconet dlq` shows them (BullMQ ids are numbers). */
+/**
+ * Ids of jobs in a BullMQ failed set as `falconet dlq` shows them: ingest jobs that exhausted their
+ * retries (under ROUTER_OUTPUT), and delivery jobs a crash loop gave up on (`worker.maxStalledCount`)
+ * or left by a version before src/dlq.
+ */
 const INGEST_JOB_ID = 'ingest-job-';
+const DELIVERY_JOB_ID = 'failed-job-';
 
 /** A problem with the request (unknown output, bad id): the CLI exits 2, the HTTP API answers 4xx. */
 export class DlqRequestError extends Error {
@@ -32,7 +37,8 @@ export interface ReplayResult {
 /**
  * The dead-letter operations shared by `falconet dlq` and `/api/dlq`: list, replay, purge. Stored
  * records live in the DeadLetterStore; ingest jobs that exhausted their retries stay in the ingest
- * queue's failed set (BullMQ keeps them) and are shown and replayed under ROUTER_OUTPUT too.
+ * queue's failed set (BullMQ keeps them) and are shown and replayed under ROUTER_OUTPUT; delivery
+ * jobs in an output's failed set (a crash loop) are shown and replayed under that output.
  *
  * A replay puts the alerts on the output's live delivery queue under a new job id (the original one
  * may still be retained as completed, which would swallow the job) and then deletes the records: a
@@ -57,19 +63,29 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     }
   }
 
-  async function failedIngestJobs(): Promise<Array<Job<IngestJobData>>> {
-    // BullMQ's own retention is a backstop; dlq.maxAge applies here too.
-    await ingest().clean(config.dlq.maxAge, 0, 'failed');
-    return ingest().getFailed(0, config.dlq.maxPerOutput - 1);
+  /** Where an output's failed jobs are, the id prefix they are shown with, and their alert texts. */
+  function failedSet(output: string) {
+    return output === ROUTER_OUTPUT
+      ? { queue: ingest() as Queue, prefix: INGEST_JOB_ID, texts: (job: Job) => (job.data as IngestJobData).alerts.map(([, text]) => text) }
+      : { queue: queue(deliveryQueueName(output)), prefix: DELIVERY_JOB_ID, texts: (job: Job) => (job.data as DeliveryJobData).alerts };
   }
 
-  function ingestEntry(job: Job<IngestJobData>): DeadLetterEntry {
-    const rules = new Set(job.data.alerts.map(([, text]) => ruleOf(text)));
+  async function failedJobs(output: string): Promise<Job[]> {
+    const { queue: q } = failedSet(output);
+    // BullMQ's own retention is a backstop; dlq.maxAge applies here too.
+    await q.clean(config.dlq.maxAge, 0, 'failed');
+    return q.getFailed(0, config.dlq.maxPerOutput - 1);
+  }
+
+  function jobEntry(output: string, job: Job): DeadLetterEntry {
+    const { prefix: idPrefix, texts } = failedSet(output);
+    const alerts = texts(job);
+    const rules = new Set(alerts.map(ruleOf));
     return {
-      id: `${INGEST_JOB_ID}${job.id}`,
-      output: ROUTER_OUTPUT,
+      id: `${idPrefix}${job.id}`,
+      output,
       rule: [...rules].slice(0, 3).join(', ') + (rules.size > 3 ? ', …' : ''),
-      alerts: job.data.alerts.length,
+      alerts: alerts.length,
       reason: job.failedReason ?? 'failed',
       attempts: job.attemptsMade,
       firstAttemptAt: job.processedOn ?? job.timestamp,
@@ -82,7 +98,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
 
     async outputs(): Promise<string[]> {
       const names = new Set([...(await store.outputs()), ...Object.keys(config.outputs)]);
-      if ((await ingest().getFailedCount()) > 0) names.add(ROUTER_OUTPUT);
+      if ((await ingest().getFailedCount()) > 0 || (await store.count(ROUTER_OUTPUT)) > 0) names.add(ROUTER_OUTPUT);
       return [...names].sort();
     },
 
@@ -93,7 +109,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
       const out: DeadLetterEntry[] = [];
       for (const name of outputs) {
         out.push(...(await store.list(name)));
-        if (name === ROUTER_OUTPUT) out.push(...(await failedIngestJobs()).map(ingestEntry));
+        out.push(...(await failedJobs(name)).map((job) => jobEntry(name, job)));
       }
       return out;
     },
@@ -101,8 +117,10 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     /** Puts an output's dead letters (all, or these ids) back on its queue and removes them. */
     async replay(output: string, ids?: readonly string[]): Promise<ReplayResult> {
       checkOutput(output);
-      const jobIds = ids?.filter((id) => id.startsWith(INGEST_JOB_ID));
-      const recordIds = ids?.filter((id) => !id.startsWith(INGEST_JOB_ID));
+      const failed = failedSet(output);
+      const isJobId = (id: string) => id.startsWith(INGEST_JOB_ID) || id.startsWith(DELIVERY_JOB_ID);
+      const jobIds = ids?.filter(isJobId);
+      const recordIds = ids?.filter((id) => !isJobId(id));
       const letters = recordIds ? await store.get(output, recordIds) : await store.list(output);
       const missing = recordIds ? recordIds.filter((id) => !letters.some((l) => l.id === id)) : [];
       let replayed = 0;
@@ -122,19 +140,17 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
         }
         replayed += await store.remove(output, chunk.map((l) => l.id));
       }
-      if (output === ROUTER_OUTPUT) {
-        const jobs = jobIds
-          ? await Promise.all(jobIds.map(async (id) => [id, await ingest().getJob(id.slice(INGEST_JOB_ID.length))] as const))
-          : (await failedIngestJobs()).map((job) => [`${INGEST_JOB_ID}${job.id}`, job] as const);
-        for (const [id, job] of jobs) {
-          if (!job || !(await job.isFailed())) {
-            missing.push(id);
-            continue;
-          }
-          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-          replayed += job.data.alerts.length;
+      const jobs = jobIds
+        ? await Promise.all(jobIds.map(async (id) => [id, id.startsWith(failed.prefix) ? await failed.queue.getJob(id.slice(failed.prefix.length)) : undefined] as const))
+        : (await failedJobs(output)).map((job) => [`${failed.prefix}${job.id}`, job] as const);
+      for (const [id, job] of jobs) {
+        if (!job || !(await job.isFailed())) {
+          missing.push(id);
+          continue;
         }
-      } else if (jobIds) missing.push(...jobIds);
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        replayed += failed.texts(job).length;
+      }
       return { replayed, missing };
     },
 
@@ -142,7 +158,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     async purge(output: string, olderThanMs?: number): Promise<number> {
       checkOutput(output);
       let removed = await store.purge(output, olderThanMs);
-      if (output === ROUTER_OUTPUT) removed += (await ingest().clean(olderThanMs ?? 0, 0, 'failed')).length;
+      removed += (await failedSet(output).queue.clean(olderThanMs ?? 0, 0, 'failed')).length;
       return removed;
     },
 
