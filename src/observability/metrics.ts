@@ -22,7 +22,7 @@ export function createMetrics() {
     }),
     routed: new Counter({
       name: 'falconet_alerts_routed_total',
-      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, deduplicated, unrouted, dead_lettered)',
+      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, deduplicated, unrouted)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
