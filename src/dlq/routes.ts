@@ -5,10 +5,12 @@ import { DlqRequestError, entryJsonLine, type DlqService } from './service.js';
 
 const BASE = '/api/dlq';
 const MAX_REQUEST_BYTES = 1024 * 1024;
+const DEFAULT_LIST_LIMIT = 1000;
+const MAX_LIST_LIMIT = 100_000;
 
 /**
  * The dead letters over HTTP, for the UI, served by the collector:
- *   GET    /api/dlq?output=NAME               → {count, entries: [...]} (alerts embedded as JSON)
+ *   GET    /api/dlq?output=NAME&limit=1000    → {count, entries: [...]} (alerts embedded as JSON; oldest first)
  *   POST   /api/dlq/replay {output, ids?}     → {replayed, missing}
  *   DELETE /api/dlq?output=NAME&olderThan=7d  → {purged}
  * Bad input is a 4xx JSON {error, detail} naming the problem.
@@ -38,7 +40,10 @@ export function createDlqRoutes(dlq: DlqService) {
 
   async function list(ctx: Context): Promise<void> {
     const output = optionalParam(ctx, 'output');
-    const entries = await dlq.list(output);
+    const rawLimit = optionalParam(ctx, 'limit');
+    const limit = rawLimit === undefined ? DEFAULT_LIST_LIMIT : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw new BadRequest(`"limit" must be an integer from 1 to ${MAX_LIST_LIMIT}`);
+    const entries = await dlq.list(output, limit);
     // Built as text so each alert is embedded byte for byte (nanosecond integers stay exact).
     ctx.type = 'application/json';
     ctx.body = `{"count":${entries.length},"entries":[${entries.map(entryJsonLine).join(',')}]}`;

@@ -102,16 +102,17 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
       return [...names].sort();
     },
 
-    /** Dead letters of one output, or of every output; oldest first. */
-    async list(output?: string): Promise<DeadLetterEntry[]> {
+    /** Dead letters of one output, or of every output; oldest first per output, at most `limit`. */
+    async list(output?: string, limit = Number.POSITIVE_INFINITY): Promise<DeadLetterEntry[]> {
       if (output !== undefined) checkOutput(output);
       const outputs = output !== undefined ? [output] : await this.outputs();
       const out: DeadLetterEntry[] = [];
       for (const name of outputs) {
-        out.push(...(await store.list(name)));
+        if (out.length >= limit) break;
+        out.push(...(await store.list(name, limit - out.length)));
         out.push(...(await failedJobs(name)).map((job) => jobEntry(name, job)));
       }
-      return out;
+      return out.slice(0, limit);
     },
 
     /** Puts an output's dead letters (all, or these ids) back on its queue and removes them. */

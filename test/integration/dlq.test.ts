@@ -150,6 +150,13 @@ describe('dead letters: list, replay, purge', () => {
     expect(listed.entries.map((e) => e.id).sort()).toEqual(bad.map(alertId).sort());
     expect(listed.entries.every((e) => e.reason.includes(`schema: ${e.rule} is not accepted`))).toBe(true);
 
+    // Replayed while still broken: back in the DLQ once, its attempts added up.
+    const again = alertId(bad[2]!);
+    expect(await (await fetch(`${api}/replay`, { method: 'POST', body: JSON.stringify({ output: 'hook', ids: [again] }) })).json()).toEqual({ replayed: 1, missing: [] });
+    await waitFor(async () => ((await (await fetch(`${api}?output=hook`)).json()) as { entries: Array<{ id: string; attempts: number }> }).entries.some((e) => e.id === again && e.attempts === 2), { what: 'the replayed alert back with 2 attempts' });
+    const limited = (await (await fetch(`${api}?output=hook&limit=2`)).json()) as { count: number };
+    expect(limited.count).toBe(2);
+
     state.broken = false;
     const first = alertId(bad[0]!);
     const one = await fetch(`${api}/replay`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ output: 'hook', ids: [first, 'no-such-id'] }) });
@@ -176,6 +183,7 @@ describe('dead letters: list, replay, purge', () => {
       [`${api}/replay`, { method: 'POST', body: '{"output":"hook","ids":"x"}' }, 400, '"ids", when given, must be an array'],
       [api, { method: 'DELETE' }, 400, '"output" is required'],
       [`${api}?output=hook&olderThan=soon`, { method: 'DELETE' }, 400, '"olderThan" is not a duration'],
+      [`${api}?output=hook&limit=0`, {}, 400, '"limit" must be an integer'],
       [`${api}/replay`, { method: 'GET' }, 405, 'accepts POST'],
     ];
     for (const [url, init, status, detail] of problems) {
