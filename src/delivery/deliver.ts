@@ -7,6 +7,7 @@ import type { DeliveryJobData } from '../queue/names.js';
 import type { Output } from '../../outputs/types.js';
 import { classifyAttempt, type Outcome } from './stages/classify.js';
 import { createDeadLetterStage } from './stages/dead-letter.js';
+import { createIsolateStage } from './stages/isolate.js';
 import { createRecordStage } from './stages/record.js';
 import { createSendStage } from './stages/send.js';
 
@@ -28,7 +29,7 @@ export interface DeliverDeps {
  * One output's delivery chain, as Alertmanager's notify pipeline is one chain of stages per
  * integration. The whole chain, in order:
  *
- *   storm control → overflow → queue → rate limit → send → classify → dead-letter → record → settle
+ *   storm control → overflow → queue → rate limit → send → isolate → classify → dead-letter → record → settle
  *
  * - storm control (`outputs.<name>.dedup`) and overflow (`overflow`) run on the router side, before
  *   an alert is queued (src/noise, built with fan-out): they fold repeats and backlog into digests.
@@ -36,6 +37,8 @@ export interface DeliverDeps {
  * - rate limit: the queue's BullMQ limiter (`rateLimit`), and the queue-wide pause a Retry-After sets;
  *   both hold in Redis for every worker (src/worker/service.ts, startDelivery).
  * - send (stages/send.ts): the output's `send` under the timeout and shutdown signal; never throws.
+ * - isolate (stages/isolate.ts): a batch the output could not even build is sent again alert by
+ *   alert, so one alert it cannot render is dead-lettered alone.
  * - classify (stages/classify.ts): the send's one Outcome: delivered, rejected per item, retried
  *   (with or without a pause), or dead because the error is permanent or the retry budget
  *   (`retry.attempts`, `retry.maxDuration`, Retry-After capped by `retry.maxRetryAfter`) is spent.
@@ -50,13 +53,14 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
   const { instance } = deps;
   const now = deps.now ?? Date.now;
   const send = createSendStage(deps.output, instance.config.timeout, deps.shutdown, now);
+  const isolate = createIsolateStage(send);
   const deadLetter = createDeadLetterStage(deps.deadLetters, instance.name, now);
   const record = createRecordStage(deps.metrics, deps.logger, instance.name);
   const budget = { maxDuration: instance.config.retry.maxDuration, maxRetryAfter: instance.config.retry.maxRetryAfter };
 
   return async (job: Job<DeliveryJobData>): Promise<void> => {
     if (job.data.rejected) return legacyDeadLetter(job);
-    const attempt = await send(job.data.alerts);
+    const attempt = await isolate(await send(job.data.alerts));
     const history = {
       attemptsMade: job.attemptsMade,
       attempts: job.opts.attempts ?? 1,

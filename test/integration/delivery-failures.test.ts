@@ -185,6 +185,24 @@ describe('delivery failures', () => {
     expect(sink.requests).toHaveLength(letter!.attempts);
   });
 
+  it('one alert an output cannot render fails alone: the rest of its batch is delivered', async () => {
+    const am = await capture();
+    pipeline = await rig.pipeline(
+      testConfig({ dedup: { window: 0 }, outputs: { am: { type: 'alertmanager', urls: [am.url], batch: { size: 3, interval: '5s' } } }, routes: [{ outputs: ['am'] }] }),
+    );
+    // The collector accepts this time (Date.parse does); Alertmanager's payload cannot express it.
+    const far = JSON.stringify({ rule: 'far future', priority: 'Warning', time: '+275760-09-13T00:00:00Z', hostname: 'node-1' });
+    const lines = [alert('before'), far, alert('after')];
+    expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
+    const dlq = deadLetters(pipeline.config);
+    const [letter] = await waitFor(async () => ((await dlq.count('am')) === 1 ? dlq.list('am') : undefined), { what: 'the dead letter' });
+    expect(letter).toMatchObject({ rule: 'far future', reason: 'output error: Invalid time value' });
+    const posted = am.requests.flatMap((r) => (JSON.parse(r.body) as Array<{ labels: { alertname: string } }>).map((a) => a.labels.alertname));
+    expect(posted.sort()).toEqual(['after', 'before']);
+    const q = pipeline.queue('am');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the batch job completed' });
+  });
+
   it('a pause of an output queue holds for every worker, also on outputs without a rateLimit', async () => {
     // What a Retry-After does, seen from outside: the queue is rate-limited in Redis, so no
     // worker slot and no other worker process may take its jobs until the pause ends.
