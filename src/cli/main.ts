@@ -9,6 +9,7 @@ import { startMetricsServer } from '../observability/metrics-server.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { printCheck } from './check.js';
+import { runDlqCommand } from './dlq.js';
 import { sendTestAlert } from './send-test.js';
 
 const USAGE = `usage: falconet <command> [--config PATH]
@@ -20,6 +21,8 @@ commands:
   check       validate the config and print outputs and routes, secrets redacted
   send-test   POST a test alert to a running collector (--url, default http://127.0.0.1:2801;
               --priority, default notice)
+  dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
+              purge --output X [--older-than 7d]
 
 The config is --config PATH, else $FALCONET_CONFIG, else config/falconet.yaml.
 REDIS_URL overrides redis.url.`;
@@ -34,6 +37,11 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       url: { type: 'string' },
       priority: { type: 'string' },
+      // falconet dlq
+      output: { type: 'string' },
+      id: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      'older-than': { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -58,6 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     printCheck(config, path);
     return 0;
   }
+  if (command === 'dlq') return runDlqCommand(positionals.slice(1), values, config);
   if (command !== 'start' && command !== 'collector' && command !== 'worker') {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);
     return 2;

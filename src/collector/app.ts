@@ -13,6 +13,8 @@ export interface CollectorDeps {
   ready(): Promise<boolean>;
   metrics: Metrics;
   logger: Logger;
+  /** Extra HTTP endpoints (the dead-letter API, src/dlq/routes.ts); true when it answered the request. */
+  api?: (ctx: Context) => Promise<boolean>;
 }
 
 function reply(ctx: Context, status: number, error: string, detail: string): void {
@@ -76,6 +78,7 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
 
   app.use(async (ctx) => {
     try {
+      if (deps.api && (await deps.api(ctx))) return;
       if (ctx.method === 'GET' || ctx.method === 'HEAD') {
         const handler = getRoutes[ctx.path];
         if (handler) return await handler(ctx);

@@ -7,6 +7,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { producerConnection, waitForRedis } from '../queue/connection.js';
 import { INGEST_JOB_OPTIONS } from '../queue/job-options.js';
 import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
+import { createDlqRoutes } from '../dlq/routes.js';
+import { createDlqService } from '../dlq/service.js';
 import { createCollectorApp } from './app.js';
 import type { RawAlert } from './decode.js';
 import { GroupCommitter } from './group-commit.js';
@@ -45,6 +47,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     },
     metrics,
     logger: log,
+    api: createDlqRoutes(createDlqService(config, redis)),
   });
 
   const koaHandler = app.callback();

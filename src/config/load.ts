@@ -31,6 +31,7 @@ export interface FalconetConfig {
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
+  dlq: { maxAge: number; maxPerOutput: number };
   log: { level: string };
 }
 

@@ -62,6 +62,15 @@ export const rootSchema = z.strictObject({
   /** Named output instances; each `type` is one folder of outputs/. Validated per type. */
   outputs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'output names use letters, digits, - and _'), z.unknown()),
   routes: z.array(routeSchema).min(1),
+  /** Dead letters (src/dlq): alerts an output or the router could not take, kept apart for `falconet dlq`. */
+  dlq: z
+    .strictObject({
+      /** Records whose last attempt is older are pruned. */
+      maxAge: duration.default(14 * 24 * 3600 * 1000),
+      /** At most this many records per output; the oldest are pruned first. */
+      maxPerOutput: z.number().int().min(1).max(10_000_000).default(100_000),
+    })
+    .default({ maxAge: 14 * 24 * 3600 * 1000, maxPerOutput: 100_000 }),
   worker: z
     .strictObject({
       /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { FalconetConfig, OutputInstance } from '../config/load.js';
 import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
+import { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { waitForRedis, workerConnection } from '../queue/connection.js';
 import { jitterBackoff } from '../queue/job-options.js';
@@ -67,6 +68,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
 
+  const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   const deliveryWorkers: Worker<DeliveryJobData>[] = [];
   const outputs: Array<{ output: Output; http: HttpClient }> = [];
   for (const instance of Object.values(config.outputs)) {
@@ -89,13 +91,8 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
       logger: olog,
       pause: (ms) => queue.rateLimit(ms),
       rateLimitError: () => Worker.RateLimitError(),
-      deadLetter: async (rejected) => {
-        await queue.add(
-          instance.name,
-          { alerts: rejected.map((r) => r.json), rejected: rejected.map((r) => r.reason) },
-          { attempts: 1, removeOnFail: { age: 7 * 24 * 3600 } },
-        );
-      },
+      // Dead letters live in src/dlq, apart from the live queue (its limiter, pauses, retention).
+      deadLetters,
       shutdown: shutdown.signal,
     });
     const { retry, rateLimit } = instance.config;
