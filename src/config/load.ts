@@ -25,6 +25,8 @@ export interface FalconetConfig {
   redis: { url: string; prefix: string; embedded: boolean };
   minimumPriority: Priority;
   customFields: Record<string, string>;
+  customTags: string[];
+  templatedFields: Record<string, string>;
   dedup: { window: number; key: string[] };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
@@ -32,6 +34,7 @@ export interface FalconetConfig {
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
+  metrics: { sidekickCompat: boolean };
   log: { level: string };
 }
 
@@ -86,6 +89,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     }
   }
   const compiled = compileRoutes(root.data.routes, issues);
+  // Route custom fields travel with the compiled route (src/router/stages/route.ts).
+  for (const [i, route] of root.data.routes.entries()) if (route.customFields) Object.assign(compiled[i]!, { customFields: route.customFields });
   if (issues.length > 0) throw new ConfigError(issues);
   return deepFreeze({ ...root.data, outputs, compiledRoutes: compiled });
 }

@@ -1,11 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerSidekickCompat } from './sidekick-compat.js';
+
+/** Process-wide defaults, set once by the CLI from the config before any role starts. */
+const defaults = { sidekickCompat: false };
+export function setMetricsDefaults(options: { sidekickCompat: boolean }): void {
+  defaults.sidekickCompat = options.sidekickCompat;
+}
 
 /**
  * Falconet's Prometheus metrics. Labels are bounded: output names come from config, `reason` is the
  * closed FailureReason set, `status` is ok|retry|failed|rejected. Never a rule, host or pod label.
  */
-export function createMetrics() {
+export function createMetrics(options: { sidekickCompat?: boolean } = {}) {
   const registry = new Registry();
+  if (options.sidekickCompat ?? defaults.sidekickCompat) registerSidekickCompat(registry);
   collectDefaultMetrics({ register: registry, prefix: 'falconet_' });
   return {
     registry,
