@@ -184,7 +184,7 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
         for (const k of ['dropeventthresholds', 'dropeventdefaultpriority']) {
           if (ctx.take(k) !== undefined) ctx.drop(k, 'Falconet does not re-prioritise "syscall event drop" alerts by n_drop thresholds; route them with a match on rule instead');
         }
-        ctx.note('labels: Falconet sends a bounded label set (rule, priority, source, hostname, …) instead of every output field, so Alertmanager can group repeats; list fields to keep as labels in labelFields');
+        ctx.note('labels: Falconet sends a bounded set (alertname = the rule, priority, severity, eventsource, source, hostname, k8s_ns_name, k8s_pod_name + extraLabels) instead of every output field plus rule and tags, so Alertmanager can group repeats; Alertmanager routes matching rule= must match alertname=, and fields to keep as labels go in labelFields');
         return out;
       },
     },
