@@ -249,6 +249,10 @@ function convertOutput(def: SidekickOutput, settings: Map<string, Setting>, deps
       if (settings.has(full(k))) dropped.set(k, why);
     },
     note: (m) => notes.push(m),
+    enrichmentKeys: [
+      ...Object.keys((settings.get('customfields')?.value as Record<string, string> | undefined) ?? {}),
+      ...Object.keys((settings.get('templatedfields')?.value as Record<string, string> | undefined) ?? {}),
+    ],
   };
   if (def.mapping.kind === 'unsupported') throw new Error('unreachable');
   const out: Record<string, unknown> = { type, ...def.mapping.map(ctx) };

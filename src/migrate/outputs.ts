@@ -19,6 +19,8 @@ export interface OutputMapContext {
   /** The key has no equivalent: reported with why. */
   drop(key: string, why: string): void;
   note(message: string): void;
+  /** Keys of the global customfields and templatedfields (Falcosidekick makes them Loki/Alertmanager labels). */
+  enrichmentKeys: readonly string[];
 }
 
 export type Mapping =
@@ -184,6 +186,7 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
         for (const k of ['dropeventthresholds', 'dropeventdefaultpriority']) {
           if (ctx.take(k) !== undefined) ctx.drop(k, 'Falconet does not re-prioritise "syscall event drop" alerts by n_drop thresholds; route them with a match on rule instead');
         }
+        if (ctx.enrichmentKeys.length > 0) out.labelFields = [...ctx.enrichmentKeys];
         ctx.note('labels: Falconet sends a bounded set (alertname = the rule, priority, severity, eventsource, source, hostname, k8s_ns_name, k8s_pod_name + extraLabels) instead of every output field plus rule and tags, so Alertmanager can group repeats; Alertmanager routes matching rule= must match alertname=, and fields to keep as labels go in labelFields');
         return out;
       },
@@ -260,13 +263,11 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
           const key = ctx.secret('apikey', 'password');
           if (key !== undefined) out.password = key;
         }
-        const extra = ctx.str('extralabels');
-        if (extra !== undefined) {
-          ctx.take('extralabels', 'labels');
-          out.labels = ['source', 'priority', 'rule', 'hostname', 'tags', 'k8s_ns_name', 'k8s_pod_name', ...extra.split(',').map((s) => s.trim()).filter(Boolean)].slice(0, 15);
-        } else {
-          out.labels = ['source', 'priority', 'rule', 'hostname', 'tags', 'k8s_ns_name', 'k8s_pod_name'];
-        }
+        // Falcosidekick's stream labels: these, the custom and templated fields, then extralabels.
+        const extra = (ctx.take('extralabels', 'labels') as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+        const labels = [...new Set(['source', 'priority', 'rule', 'hostname', 'tags', 'k8s_ns_name', 'k8s_pod_name', ...ctx.enrichmentKeys, ...extra])];
+        if (labels.length > 15) ctx.note(`labels: Loki takes 15 per stream; left out: ${labels.slice(15).join(', ')}`);
+        out.labels = labels.slice(0, 15);
         const format = ctx.take('format');
         if (format !== undefined && format !== 'json') ctx.note(`format ${String(format)}: Falconet's log line is the alert JSON (the output text is its "output" key; | json in LogQL)`);
         if (ctx.take('customheaders') !== undefined) ctx.drop('customheaders', 'Falconet\'s Loki output sends X-Scope-OrgID (tenant) and basic auth only; put other headers on a proxy');

@@ -173,7 +173,9 @@ function parseEnvMap(
     if (style === 'pairs') {
       const parts = item.split(':');
       if (parts.length !== 2) {
-        problems.push({ key: name, message: `entry "${item}" does not split into exactly key:value; Falcosidekick drops it, so it is left out (set it in the file instead)` });
+        // Header values are often credentials: name the entry by its key only.
+        const shown = key.endsWith('customheaders') ? `${item.split(':')[0]}:…` : item;
+        problems.push({ key: name, message: `entry "${shown}" does not split into exactly key:value; Falcosidekick drops it, so it is left out (set it in the file instead)` });
         continue;
       }
       [k, v] = parts as [string, string];
