@@ -23,10 +23,10 @@ export interface OutputInstance {
 export interface FalconetConfig {
   listen: { host: string; port: number; maxBodySize: number };
   redis: { url: string; prefix: string; embedded: boolean };
-  minimumPriority: Priority;
-  customFields: Record<string, string>;
   customTags: string[];
   templatedFields: Record<string, string>;
+  minimumPriority: Priority;
+  customFields: Record<string, string>;
   dedup: { window: number; key: string[] };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };

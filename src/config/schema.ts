@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { priorityName } from '../../outputs/common.js';
 import { duration, byteSize } from './duration.js';
-import { checkTemplate } from '../../outputs/template.js';
+import { templatedFieldsSchema } from './templated-fields.js';
 
 /** A matcher value: exact string, a list (any of), "/regex/flags", or for priority ">=warning". */
 export const matcherValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
@@ -23,20 +23,6 @@ export const routeSchema = z.strictObject({
   /** Added to the output_fields of every alert this route matches (before later routes are tried). */
   customFields: z.record(z.string(), z.string()).optional(),
 });
-
-/** Mustache templates (outputs/template.ts) rendered over each alert; the result becomes an output field. */
-export const templatedFieldsSchema = z
-  .record(z.string(), z.string())
-  .superRefine((fields, ctx) => {
-    for (const [key, template] of Object.entries(fields)) {
-      try {
-        checkTemplate(template);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `not a valid mustache template: ${(err as Error).message}` });
-      }
-    }
-  })
-  .default({});
 
 export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
 
@@ -66,6 +52,12 @@ export const rootSchema = z.strictObject({
   customTags: z.array(z.string().min(1)).default([]),
   /** Output fields computed per alert from a mustache template, after customFields: `team: "{{output_fields.k8s.ns.labels.team}}"`. */
   templatedFields: templatedFieldsSchema,
+  metrics: z
+    .strictObject({
+      /** Also export falcosecurity_falcosidekick_inputs_total / _outputs_total, so Falcosidekick dashboards keep working. */
+      sidekickCompat: z.boolean().default(false),
+    })
+    .default({ sidekickCompat: false }),
   dedup: z
     .strictObject({
       /** Identical alerts inside this window are suppressed; 0 turns dedup off. */
@@ -104,12 +96,6 @@ export const rootSchema = z.strictObject({
       metricsPort: z.number().int().min(0).max(65535).default(2802),
     })
     .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5, metricsPort: 2802 }),
-  metrics: z
-    .strictObject({
-      /** Also export falcosecurity_falcosidekick_inputs_total / _outputs_total, so Falcosidekick dashboards keep working. */
-      sidekickCompat: z.boolean().default(false),
-    })
-    .default({ sidekickCompat: false }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),
