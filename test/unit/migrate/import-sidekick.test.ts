@@ -7,6 +7,7 @@ import { goTemplateToMustache } from '../../../src/migrate/go-template.js';
 import { SIDEKICK_OUTPUTS } from '../../../src/migrate/outputs.js';
 import { SIDEKICK_KEYS } from '../../../src/migrate/sidekick-keys.js';
 import { readSidekickSource } from '../../../src/migrate/source.js';
+import { rootSchema } from '../../../src/config/schema.js';
 import { parseEnvFile } from '../../helpers/env-file.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/sidekick/', import.meta.url));
@@ -118,6 +119,26 @@ describe('falconet import-sidekick: conversion', () => {
     const conversion = convertSidekick(readSidekickSource({ yaml }));
     expect(conversion.config.templatedFields).toEqual({ ok: '{{output_fields.user}}' });
     expect(conversion.lines).toContainEqual(expect.objectContaining({ key: 'templatedfields', status: 'note', message: expect.stringContaining('logic:') }));
+  });
+});
+
+describe('tlsserver.*', () => {
+  // listen.tls and listen.plain come with inbound TLS (the auth work); without them the keys are reported.
+  const hasInboundTls = 'tls' in (rootSchema.shape.listen.unwrap() as unknown as { shape: object }).shape;
+  it(hasInboundTls ? 'maps to listen.tls and listen.plain (probe paths only)' : 'is reported as not carried over in a build without inbound TLS', () => {
+    const conversion = convertSidekick(readSidekickSource({ yaml: read('mtls-and-tls-server.yaml') }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    const status = (key: string) => conversion.lines.find((l) => l.key === key)?.status;
+    if (hasInboundTls) {
+      expect(conversion.config.listen).toEqual({
+        tls: { cert: '/etc/certs/server/server.crt', key: '/etc/certs/server/server.key', ca: '/etc/certs/server/ca.crt', requireClientCert: true },
+        plain: { port: 2810, paths: ['/healthz', '/ping'] },
+      });
+      for (const k of ['tlsserver.deploy', 'tlsserver.mutualtls', 'tlsserver.notlspaths', 'tlsserver.notlsport']) expect(status(k), k).toBe('mapped');
+    } else {
+      expect(conversion.config.listen).toBeUndefined();
+      for (const k of ['tlsserver.deploy', 'tlsserver.mutualtls', 'tlsserver.notlspaths']) expect(status(k), k).toBe('dropped');
+    }
   });
 });
 
