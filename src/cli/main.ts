@@ -24,7 +24,7 @@ commands:
               --priority, default notice)
   dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
               purge --output X [--older-than 7d]
-  import-sidekick  convert a Falcosidekick config: [--config sidekick.yaml] [--env] [--out falconet.yaml]
+  import-sidekick  convert a Falcosidekick config: [--config sidekick.yaml] [--env] [--env-file F] [--helm-values F] [--out falconet.yaml]
               [--inline-secrets]; prints what became of every setting
 
 The config is --config PATH, else $FALCONET_CONFIG, else config/falconet.yaml.

@@ -56,9 +56,9 @@ const HAND_PARSED_MAPS: Readonly<Record<string, 'pairs' | 'cut'>> = {
   'otlp.metrics.extraenvvars': 'cut',
 };
 
-export function readSidekickSource(opts: { yaml?: string; env?: NodeJS.ProcessEnv }): SidekickSource {
+export function readSidekickSource(opts: { yaml?: string; env?: NodeJS.ProcessEnv; problems?: SourceProblem[] }): SidekickSource {
   const settings = new Map<string, Setting>();
-  const problems: SourceProblem[] = [];
+  const problems: SourceProblem[] = [...(opts.problems ?? [])];
   if (opts.yaml !== undefined) readFile(opts.yaml, settings, problems);
   if (opts.env) readEnv(opts.env, settings, problems);
   return { settings, problems };
@@ -233,4 +233,57 @@ function isEmpty(value: SettingValue): boolean {
   if (Array.isArray(value)) return value.length === 0;
   if (typeof value === 'object') return Object.keys(value).length === 0;
   return false;
+}
+
+/** `KEY=VALUE` lines (`kubectl exec deploy/falcosidekick -- env`): the value is everything after the first `=`. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const at = line.indexOf('=');
+    if (at > 0) env[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return env;
+}
+
+/**
+ * Helm values of the falcosidekick chart (`config:`) or of the falco chart (`falcosidekick.config:`),
+ * as the env vars the chart renders them into (templates/secrets.yaml: config.slack.webhookurl →
+ * SLACK_WEBHOOKURL; maps and lists are already `k:v,k:v` / comma strings there). Chart values that
+ * are no Falcosidekick setting (existingSecret, extraEnv…) are reported.
+ */
+export function helmValuesToEnv(text: string): { env: Record<string, string>; problems: SourceProblem[] } {
+  const problems: SourceProblem[] = [];
+  const env: Record<string, string> = {};
+  let doc: Record<string, any>;
+  try {
+    doc = (parseYaml(text) ?? {}) as Record<string, any>;
+  } catch (err) {
+    return { env, problems: [{ key: '(helm values)', message: `not valid YAML: ${(err as Error).message}` }] };
+  }
+  const config = doc.falcosidekick?.config ?? doc.config;
+  if (!config || typeof config !== 'object') {
+    return { env, problems: [{ key: '(helm values)', message: 'neither falcosidekick.config (falco chart) nor config (falcosidekick chart) found' }] };
+  }
+  const walk = (node: unknown, path: string[]): void => {
+    const key = path.join('.');
+    if (SIDEKICK_KEYS.has(key) || node === null || typeof node !== 'object' || Array.isArray(node)) {
+      if (!SIDEKICK_KEYS.has(key)) {
+        // An empty chart default (existingSecret: "") carries nothing to report.
+        if (node === null || node === '' || (Array.isArray(node) && node.length === 0)) return;
+        problems.push({ key: `config.${key}`, message: 'unknown key: a chart value, not a Falcosidekick setting (secrets in config.existingSecret or extraEnv must be read with --env-file)' });
+        return;
+      }
+      if (node === null || node === undefined || node === '') return;
+      env[envName(key)] = Array.isArray(node)
+        ? node.join(',')
+        : typeof node === 'object'
+          ? Object.entries(node as Record<string, unknown>).map(([k, v]) => `${k}:${String(v)}`).join(',')
+          : String(node);
+      return;
+    }
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) walk(v, [...path, k.toLowerCase()]);
+  };
+  walk(config, []);
+  return { env, problems };
 }

@@ -74,10 +74,11 @@ describe('falconet import-sidekick (CLI)', () => {
     expect(c.stderr).toContain('PAGERDUTY_MINIMUMPRIORITY over pagerduty.minimumpriority');
   });
 
-  it('--inline-secrets writes the values', async () => {
-    const r = await cli(['import-sidekick', '--config', 'test/fixtures/sidekick/chat-and-paging.yaml', '--inline-secrets']);
+  it('--helm-values reads the chart\'s values; --inline-secrets writes the values', async () => {
+    const r = await cli(['import-sidekick', '--helm-values', 'test/fixtures/sidekick/falco-chart-values.yaml', '--inline-secrets']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('s3cr3tR0utingKey0123456789abcdef');
+    expect(r.stderr).toContain('config.extraenv: unknown key');
   });
 
   it('usage errors exit 2', () => {
@@ -85,7 +86,7 @@ describe('falconet import-sidekick (CLI)', () => {
     try {
       expect(importSidekickCommand([], {})).toBe(2);
       expect(importSidekickCommand(['--bogus'], {})).toBe(2);
-      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toContain('give --config, --env or both');
+      expect(errors.mock.calls.map((c) => String(c[0])).join('\n')).toContain('give --config, --env, --env-file or --helm-values');
     } finally {
       errors.mockRestore();
     }

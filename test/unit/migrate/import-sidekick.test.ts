@@ -6,13 +6,13 @@ import { convertSidekick, validateConversion } from '../../../src/migrate/conver
 import { goTemplateToMustache } from '../../../src/migrate/go-template.js';
 import { SIDEKICK_OUTPUTS } from '../../../src/migrate/outputs.js';
 import { SIDEKICK_KEYS } from '../../../src/migrate/sidekick-keys.js';
-import { readSidekickSource } from '../../../src/migrate/source.js';
+import { helmValuesToEnv, readSidekickSource } from '../../../src/migrate/source.js';
 import { rootSchema } from '../../../src/config/schema.js';
 import { parseEnvFile } from '../../helpers/env-file.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/sidekick/', import.meta.url));
 const read = (name: string) => readFileSync(`${dir}${name}`, 'utf8');
-const yamlFixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+const yamlFixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('chart-values'));
 
 const SECRETS = ['s3cr3tSlackToken', 's3cr3tTeams', 's3cr3tR0utingKey', 's3cr3t-es-password', 's3cr3t-loki-key', 's3cr3t-siem-key'];
 
@@ -72,6 +72,16 @@ describe('falconet import-sidekick: conversion', () => {
     expect(fromEnv.secrets).toEqual(fromFile.secrets);
     // The same typo, in its env spelling, is reported too.
     expect(fromEnv.lines).toContainEqual(expect.objectContaining({ key: 'SLACK_MINIMUMPRIORTY', status: 'unknown' }));
+  });
+
+  it('Helm values (falco chart, falcosidekick.config) give the same config as the file; chart-only values are reported', () => {
+    const helm = helmValuesToEnv(read('falco-chart-values.yaml'));
+    const fromHelm = convertSidekick(readSidekickSource({ env: helm.env, problems: helm.problems }));
+    const fromFile = convertSidekick(readSidekickSource({ yaml: read('chat-and-paging.yaml') }));
+    expect(fromHelm.config).toEqual(fromFile.config);
+    expect(helm.env.SLACK_MINIMUMPRIORITY).toBe('warning');
+    expect(fromHelm.lines).toContainEqual(expect.objectContaining({ key: 'config.extraenv', status: 'unknown' }));
+    expect(fromHelm.lines.some((l) => l.key === 'config.existingsecret')).toBe(false);
   });
 
   it('env overrides file, key by key, as in Falcosidekick, and the report names each override', () => {
