@@ -1,10 +1,8 @@
-import { z } from 'zod';
 import { outputDefinition } from '../../outputs/index.js';
 import { parsePriority } from '../alert/priority.js';
 import { buildConfig } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
-import { rootSchema } from '../config/schema.js';
-import { goTemplateToMustache } from './go-template.js';
+import { convertGlobals } from './globals.js';
 import { SIDEKICK_OUTPUTS, type OutputMapContext, type SidekickOutput } from './outputs.js';
 import { envName } from './sidekick-keys.js';
 import type { Setting, SettingValue, SidekickSource } from './source.js';
@@ -113,105 +111,6 @@ export function convertSidekick(source: SidekickSource, opts: { inlineSecrets?: 
 
 type Line = (key: string, status: LineStatus, message: string) => void;
 
-function convertGlobals(settings: Map<string, Setting>, config: Record<string, unknown>, line: Line, handled: Set<string>): void {
-  const get = (k: string) => settings.get(k)?.value;
-  const listen: Record<string, unknown> = {};
-  if (isSet(get('listenaddress'))) {
-    listen.host = get('listenaddress');
-    line('listenaddress', 'mapped', 'listen.host');
-  }
-  if (get('listenport') !== undefined) {
-    listen.port = get('listenport');
-    line('listenport', 'mapped', 'listen.port');
-  }
-  if (get('debug') !== undefined) {
-    if (get('debug') === true) config.log = { level: 'debug' };
-    line('debug', 'mapped', get('debug') === true ? 'log.level: debug (Falconet never logs secrets or whole payloads at any level)' : 'false: nothing to carry');
-  }
-  const custom = settings.get('customfields');
-  if (custom) {
-    const fields = { ...(custom.value as Record<string, string>) };
-    // CUSTOMFIELDS=k:%VAR read VAR at start-up; Falconet's ${VAR} does the same when the config loads.
-    for (const [k, ref] of Object.entries(custom.envRefs ?? {})) fields[k] = `\${${ref}}`;
-    config.customFields = fields;
-    line('customfields', 'mapped', `customFields${custom.envRefs ? ` (%VAR values as \${VAR}: ${Object.values(custom.envRefs).join(', ')})` : ''}`);
-  }
-  if (isSet(get('customtags'))) {
-    config.customTags = get('customtags');
-    line('customtags', 'mapped', 'customTags');
-  }
-  const templated = get('templatedfields') as Record<string, string> | undefined;
-  if (templated) {
-    const out: Record<string, string> = {};
-    const failed: string[] = [];
-    for (const [k, v] of Object.entries(templated)) {
-      const mustache = goTemplateToMustache(v, 'fields');
-      if (mustache === undefined) failed.push(`${k}: ${v}`);
-      else out[k] = mustache;
-    }
-    if (Object.keys(out).length > 0) config.templatedFields = out;
-    if (failed.length === 0) line('templatedfields', 'mapped', 'templatedFields (Go templates translated to mustache; a missing field renders empty, not "<no value>")');
-    else line('templatedfields', failed.length === Object.keys(templated).length ? 'dropped' : 'note', `templatedFields: these use Go template logic with no mustache equivalent, rewrite them by hand: ${failed.join('; ')}`);
-  }
-  if (isSet(get('bracketreplacer'))) line('bracketreplacer', 'dropped', 'Falconet keeps Falco\'s field names as sent (proc.aname[2]); matchers and templates read them unchanged');
-  if (isSet(get('outputfieldformat'))) line('outputfieldformat', 'dropped', 'Falconet keeps Falco\'s output text; shape what each destination shows with messageFormat (chat) or bodyTemplate (webhook)');
-  if (isSet(get('prometheus.extralabels'))) line('prometheus.extralabels', 'dropped', 'Falconet has no per-alert Prometheus counter (unbounded labels, Falcosidekick #1132)');
-
-  convertTlsServer(settings, listen, line);
-  if (Object.keys(listen).length > 0) config.listen = listen;
-  for (const k of ['tlsserver.deploy', 'tlsserver.certfile', 'tlsserver.keyfile', 'tlsserver.mutualtls', 'tlsserver.cacertfile', 'tlsserver.notlsport', 'tlsserver.notlspaths']) {
-    if (settings.has(k) && !handled.has(k)) line(k, 'ignored', 'tlsserver.deploy is off, so Falcosidekick ignores this too');
-  }
-}
-
-/** Whether this Falconet build has a config key (listen.tls comes with inbound TLS support). */
-function schemaHas(path: string[]): boolean {
-  let node: unknown = rootSchema;
-  for (const key of path) {
-    while (node instanceof z.ZodDefault || node instanceof z.ZodOptional) node = (node as z.ZodDefault<z.ZodType>).unwrap();
-    if (!(node instanceof z.ZodObject)) return false;
-    node = (node.shape as Record<string, unknown>)[key];
-    if (node === undefined) return false;
-  }
-  return true;
-}
-
-function convertTlsServer(settings: Map<string, Setting>, listen: Record<string, unknown>, line: Line): void {
-  const get = (k: string) => settings.get(k)?.value;
-  if (get('tlsserver.deploy') !== true) return;
-  if (!schemaHas(['listen', 'tls'])) {
-    for (const k of ['tlsserver.deploy', 'tlsserver.certfile', 'tlsserver.keyfile', 'tlsserver.mutualtls', 'tlsserver.cacertfile', 'tlsserver.notlsport', 'tlsserver.notlspaths']) {
-      if (settings.has(k)) line(k, 'dropped', 'this Falconet build has no inbound TLS (listen.tls); terminate TLS in front of the collector (ingress, service mesh)');
-    }
-    return;
-  }
-  const tls: Record<string, unknown> = {
-    cert: (get('tlsserver.certfile') as string | undefined) ?? '/etc/certs/server/server.crt',
-    key: (get('tlsserver.keyfile') as string | undefined) ?? '/etc/certs/server/server.key',
-  };
-  line('tlsserver.deploy', 'mapped', 'listen.tls');
-  for (const k of ['tlsserver.certfile', 'tlsserver.keyfile']) if (settings.has(k)) line(k, 'mapped', `listen.tls.${k.endsWith('certfile') ? 'cert' : 'key'}`);
-  if (get('tlsserver.mutualtls') === true) {
-    tls.ca = (get('tlsserver.cacertfile') as string | undefined) ?? '/etc/certs/server/ca.crt';
-    tls.requireClientCert = true;
-    line('tlsserver.mutualtls', 'mapped', 'listen.tls.requireClientCert');
-    if (settings.has('tlsserver.cacertfile')) line('tlsserver.cacertfile', 'mapped', 'listen.tls.ca');
-  }
-  listen.tls = tls;
-  const paths = get('tlsserver.notlspaths') as string[] | undefined;
-  if (paths && paths.length > 0) {
-    const probe = paths.filter((p) => p !== '/' && p !== '/test');
-    const refused = paths.filter((p) => p === '/' || p === '/test');
-    if (probe.length > 0) {
-      listen.plain = { port: (get('tlsserver.notlsport') as number | undefined) ?? 2810, paths: probe };
-      line('tlsserver.notlspaths', refused.length ? 'note' : 'mapped', `listen.plain.paths${refused.length ? `; ${refused.join(', ')} not served in plain HTTP: Falconet takes alerts over TLS only once TLS is on` : ''}`);
-      if (settings.has('tlsserver.notlsport')) line('tlsserver.notlsport', 'mapped', 'listen.plain.port');
-    } else {
-      line('tlsserver.notlspaths', 'dropped', 'Falconet serves only probe paths (/healthz, /ping, /metrics…) in plain HTTP beside TLS, never ingest');
-    }
-  }
-}
-
 interface OutputDeps {
   secretRef(key: string, value: string, env: string): string;
   line: Line;
@@ -254,7 +153,7 @@ function convertOutput(def: SidekickOutput, settings: Map<string, Setting>, deps
       ...Object.keys((settings.get('templatedfields')?.value as Record<string, string> | undefined) ?? {}),
     ],
   };
-  if (def.mapping.kind === 'unsupported') throw new Error('unreachable');
+  if (def.mapping.kind === 'unsupported') throw new Error(`${def.section} has no mapping`);
   const out: Record<string, unknown> = { type, ...def.mapping.map(ctx) };
   const name = def.section.replace(/\./g, '-');
   const at = `outputs.${name}`;
@@ -272,7 +171,7 @@ function convertOutput(def: SidekickOutput, settings: Map<string, Setting>, deps
     if (max > 0) out.concurrency = Math.min(max, 1000);
     else notes.push('maxconcurrentrequests 0 (unlimited): Falconet keeps its default concurrency (4 per worker)');
   }
-  convertClientTls(def, type, settings, ctx, out, taken, dropped, deps);
+  convertClientTls(def, type, settings, ctx, out, dropped, deps);
 
   for (const k of taken) if (!dropped.has(k)) deps.line(full(k), 'mapped', targets.has(k) ? `${at}.${targets.get(k)}` : at);
   for (const [k, why] of dropped) deps.line(full(k), 'dropped', why);
@@ -289,7 +188,6 @@ function convertClientTls(
   settings: Map<string, Setting>,
   ctx: OutputMapContext,
   out: Record<string, unknown>,
-  taken: Set<string>,
   dropped: Map<string, string>,
   deps: OutputDeps,
 ): void {
@@ -317,7 +215,8 @@ function convertClientTls(
     for (const k of ['mutualtlsfilespath', 'mutualtlsclient.certfile', 'mutualtlsclient.keyfile', 'mutualtlsclient.cacertfile']) {
       if (settings.has(k) && !deps.handled.has(k)) deps.line(k, 'mapped', `outputs.${def.section.replace(/\./g, '-')}.tls`);
     }
-    if (mutual === true && checkcert === false) delete tls.insecureSkipVerify;
+    // With mutualtls Falcosidekick ignores checkcert.
+    delete tls.insecureSkipVerify;
   } else if (globalCa !== undefined) {
     tls.ca = globalCa;
   }
@@ -325,7 +224,6 @@ function convertClientTls(
     deps.line('tlsclient.cacertfile', 'note', `outputs.${def.section.replace(/\./g, '-')}.tls.ca (replaces the system CAs for this output; Falcosidekick adds it to them)`);
   }
   out.tls = tls;
-  void taken;
 }
 
 function isSet(value: SettingValue | undefined): boolean {
