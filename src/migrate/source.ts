@@ -77,6 +77,8 @@ function readFile(text: string, settings: Map<string, Setting>, problems: Source
     const key = path.join('.');
     const kind = SIDEKICK_KEYS.get(key);
     if (kind) {
+      // "" is how Falcosidekick's own example leaves any key unset, maps and numbers included.
+      if (node === '') return;
       const value = coerceFileValue(node, kind);
       if (value === undefined) problems.push({ key, message: `a ${kind} was expected, got ${JSON.stringify(node)}` });
       else if (!isEmpty(value)) settings.set(key, { key, value, origin: 'file' });

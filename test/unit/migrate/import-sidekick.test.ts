@@ -12,7 +12,7 @@ import { parseEnvFile } from '../../helpers/env-file.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/sidekick/', import.meta.url));
 const read = (name: string) => readFileSync(`${dir}${name}`, 'utf8');
-const yamlFixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('chart-values'));
+const yamlFixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('chart-values') && !f.startsWith('upstream-'));
 
 const SECRETS = ['s3cr3tSlackToken', 's3cr3tTeams', 's3cr3tR0utingKey', 's3cr3t-es-password', 's3cr3t-loki-key', 's3cr3t-siem-key'];
 
@@ -21,6 +21,12 @@ describe('falconet import-sidekick: conversion', () => {
     const conversion = convertSidekick(readSidekickSource({ yaml: read(name) }));
     expect(validateConversion(conversion, {})).toEqual([]);
     expect(conversion.outputs.filter((o) => o.kind === 'native' || o.kind === 'webhook').length).toBeGreaterThan(0);
+  });
+
+  it('knows every key of Falcosidekick\'s own config_example.yaml (no key reported unknown), and the result validates', () => {
+    const conversion = convertSidekick(readSidekickSource({ yaml: read('upstream-config_example.yaml') }));
+    expect(conversion.lines.filter((l) => l.status === 'unknown')).toEqual([]);
+    expect(validateConversion(conversion, {})).toEqual([]);
   });
 
   it('maps the full example: every destination, its minimumpriority, headers, mTLS, concurrency and the global enrichment', () => {
