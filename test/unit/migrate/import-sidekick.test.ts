@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { convertSidekick, validateConversion } from '../../../src/migrate/convert.js';
 import { goTemplateToMustache } from '../../../src/migrate/go-template.js';
@@ -26,6 +26,19 @@ describe('falconet import-sidekick: conversion', () => {
   it('knows every key of Falcosidekick\'s own config_example.yaml (no key reported unknown), and the result validates', () => {
     const conversion = convertSidekick(readSidekickSource({ yaml: read('upstream-config_example.yaml') }));
     expect(conversion.lines.filter((l) => l.status === 'unknown')).toEqual([]);
+    expect(validateConversion(conversion, {})).toEqual([]);
+  });
+
+  it('knows every key the example documents in comments too: uncommented, only gcp.minimumpriority (no such field in Falcosidekick) is unknown', () => {
+    const uncommented = read('upstream-config_example.yaml').replace(/^(\s*)#\s?([A-Za-z]\w*):(.*)$/gm, (line, indent: string, key: string, rest: string) =>
+      /^\s*("[^"]*"|'[^']*'|[^\s#"']*)\s*(#.*)?$/.test(rest) ? `${indent}${key}:${rest}` : line,
+    );
+    // Some keys are commented out twice (alternatives); the last one wins, as a re-serialised file would have it.
+    const yaml = stringify(parse(uncommented, { uniqueKeys: false }));
+    const source = readSidekickSource({ yaml });
+    expect(source.settings.size).toBeGreaterThan(150);
+    const conversion = convertSidekick(source);
+    expect(conversion.lines.filter((l) => l.status === 'unknown').map((l) => l.key)).toEqual(['gcp.minimumpriority']);
     expect(validateConversion(conversion, {})).toEqual([]);
   });
 
