@@ -25,7 +25,7 @@ export interface FalconetConfig {
   redis: { url: string; prefix: string; embedded: boolean };
   minimumPriority: Priority;
   customFields: Record<string, string>;
-  dedup: { window: number; key: string[] };
+  dedup: { window: number };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
   outputs: Record<string, OutputInstance>;

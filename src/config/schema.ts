@@ -21,6 +21,7 @@ export const routeSchema = z.strictObject({
   continue: z.boolean().default(false),
 });
 
+/** PagerDuty's default `dedupKey` fields (the repeats one incident folds). */
 export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
 
 export const rootSchema = z.strictObject({
@@ -47,12 +48,16 @@ export const rootSchema = z.strictObject({
   customFields: z.record(z.string(), z.string()).default({}),
   dedup: z
     .strictObject({
-      /** Identical alerts inside this window are suppressed; 0 turns dedup off. */
-      window: duration.default(60_000),
-      /** Alert fields that make two alerts "the same". */
-      key: z.array(z.string()).min(1).default(DEFAULT_DEDUP_KEY),
+      /** The same Falco event received again inside this window is dropped (counted); 0 turns it off. */
+      window: duration.default(600_000),
+      key: z
+        .never({
+          error:
+            'the global dedup drops exact duplicates of one Falco event only and takes no key; to fold similar alerts for one destination use outputs.<name>.dedup: { window, key }',
+        })
+        .optional(),
     })
-    .default({ window: 60_000, key: DEFAULT_DEDUP_KEY }),
+    .default({ window: 600_000 }),
   router: z
     .strictObject({
       /** Ingest jobs one worker process works on at once. */

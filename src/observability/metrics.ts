@@ -22,8 +22,20 @@ export function createMetrics() {
     }),
     routed: new Counter({
       name: 'falconet_alerts_routed_total',
-      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, deduplicated, unrouted)',
+      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, duplicate, unrouted)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    suppressed: new Counter({
+      name: 'falconet_alerts_suppressed_total',
+      help: 'Routed alerts not queued for an output: folded into a digest (storm, overflow) or already queued by an earlier run of their ingest job (replay)',
+      labelNames: ['output', 'reason'] as const,
+      registers: [registry],
+    }),
+    digests: new Counter({
+      name: 'falconet_digests_queued_total',
+      help: 'Digests queued per output, and the alerts they count (label kind: digests|alerts)',
+      labelNames: ['output', 'kind'] as const,
       registers: [registry],
     }),
     delivered: new Counter({

@@ -6,7 +6,8 @@ import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import type { Metrics } from '../observability/metrics.js';
 import { waitForRedis, workerConnection } from '../queue/connection.js';
-import { jitterBackoff } from '../queue/job-options.js';
+import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
+import { DigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
@@ -54,7 +55,8 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     INGEST_QUEUE,
     async (job) => {
       await throttle.admit();
-      await pipeline.run(job.data.alerts);
+      // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
+      await pipeline.run(job.data.alerts, { id: job.id!, replay: job.attemptsStarted > 1 });
     },
     {
     connection: redis,
@@ -64,6 +66,23 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     ...recovery,
   });
   throttle.start();
+  // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
+  routerWorker.on('completed', (job) => void pipeline.completed(job.id!).catch(() => undefined));
+  const digests = new DigestFlusher(
+    redis,
+    prefix,
+    async (output, jobId, json) => {
+      await queueFor(output).add(output, { alerts: [json] }, { ...deliveryJobOptions(config.outputs[output]!), jobId });
+    },
+    new Set(Object.keys(config.outputs)),
+    log,
+    {},
+    (output, n) => {
+      metrics.digests.inc({ output, kind: 'digests' });
+      metrics.digests.inc({ output, kind: 'alerts' }, n);
+    },
+  );
+  digests.start();
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
 
@@ -128,6 +147,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
         await pipeline.flush();
         await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
       }
+      await digests.stop();
       await Promise.all(deliveryWorkers.map((w) => w.close()));
       shutdown.abort();
       await Promise.all(outputs.map(async ({ output, http }) => {

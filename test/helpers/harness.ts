@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { buildConfig, type FalconetConfig } from '../../src/config/load.js';
 import { startCollector, type RunningCollector } from '../../src/collector/service.js';
 import { startWorker, type RunningWorker } from '../../src/worker/service.js';
-import { createMetrics } from '../../src/observability/metrics.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { deliveryQueueName } from '../../src/queue/names.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -26,6 +26,8 @@ export interface Pipeline {
   config: FalconetConfig;
   collector: RunningCollector;
   worker?: RunningWorker;
+  /** The metrics the in-process collector and worker count into. */
+  metrics: Metrics;
   /** POSTs one body as Falco does; resolves to the response. */
   post(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
   queue(output: string): Queue;
@@ -44,6 +46,7 @@ export async function startPipeline(config: FalconetConfig, opts: { worker?: boo
     config,
     collector,
     worker,
+    metrics,
     post: (body, headers = { 'content-type': 'application/json', 'user-agent': 'falcosecurity/falco' }, path = '/') =>
       fetch(`${collector.url}${path}`, { method: 'POST', body, headers }),
     queue(output) {
