@@ -10,6 +10,8 @@ export const CAUSE_FIELD = 'falconet.cause';
 export const HOSTS_FIELD = 'falconet.hosts';
 export const NAMESPACES_FIELD = 'falconet.namespaces';
 export const PODS_FIELD = 'falconet.pods';
+/** The output text of the first folded alert. */
+export const EXAMPLE_FIELD = 'falconet.example';
 
 /** Counts of one dimension: the top few by count, then how many alerts the others had. */
 export interface TopCounts {
@@ -28,6 +30,8 @@ export interface DigestInfo {
   hosts: TopCounts;
   namespaces: TopCounts;
   pods: TopCounts;
+  /** Output text of the first folded alert. */
+  example: string;
 }
 
 /** What the flusher read of one bucket in Redis. */
@@ -59,6 +63,7 @@ export function buildDigestAlert(bucket: BucketState): Alert {
     hosts: bucket.hosts,
     namespaces: bucket.namespaces,
     pods: bucket.pods,
+    example: sample.output ?? sample.message ?? '',
   };
   const digest: Alert = {
     ...sample,
@@ -74,9 +79,11 @@ export function buildDigestAlert(bucket: BucketState): Alert {
       [HOSTS_FIELD]: countsField(info.hosts),
       [NAMESPACES_FIELD]: countsField(info.namespaces),
       [PODS_FIELD]: countsField(info.pods),
+      [EXAMPLE_FIELD]: info.example,
     },
   };
-  digest.output = `${digestSummary(digest, info)}. Example: ${sample.output ?? sample.message ?? sample.rule}`;
+  // Generic outputs (webhook, stdout, SIEMs) show `output`: the summary, not one event's text.
+  digest.output = digestSummary(digest, info);
   return digest;
 }
 
@@ -98,6 +105,7 @@ export function digestOf(alert: Alert): DigestInfo | undefined {
     hosts: readCounts(f[HOSTS_FIELD]),
     namespaces: readCounts(f[NAMESPACES_FIELD]),
     pods: readCounts(f[PODS_FIELD]),
+    example: typeof f[EXAMPLE_FIELD] === 'string' ? f[EXAMPLE_FIELD] : '',
   };
 }
 
