@@ -46,8 +46,8 @@ return #ARGV - 1
 `;
 
 type FlushRedis = Redis & {
-  falconetDigestClaim(numKeys: number, ...args: Array<string | number>): Promise<unknown[]>;
-  falconetDigestAck(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  falconetDigestClaim(...args: Array<string | number>): Promise<unknown[]>;
+  falconetDigestAck(...args: Array<string | number>): Promise<number>;
 };
 
 export interface DigestFlusherOptions {
@@ -123,7 +123,7 @@ export class DigestFlusher {
   async flushDue(): Promise<number> {
     let sent = 0;
     for (;;) {
-      const claimed = (await this.r.falconetDigestClaim(1, this.keys.due, `${this.prefix}:noise:`, this.opts.leaseMs, this.opts.batch, this.opts.topK)) as Array<
+      const claimed = (await this.r.falconetDigestClaim(this.keys.due, `${this.prefix}:noise:`, this.opts.leaseMs, this.opts.batch, this.opts.topK)) as Array<
         [string, string[], string[], number, string[], number, string[], number]
       >;
       if (claimed.length === 0) return sent;
@@ -151,7 +151,7 @@ export class DigestFlusher {
           sent++;
         }),
       ).finally(async () => {
-        if (done.length > 0) await this.r.falconetDigestAck(1, this.keys.due, `${this.prefix}:noise:`, ...done);
+        if (done.length > 0) await this.r.falconetDigestAck(this.keys.due, `${this.prefix}:noise:`, ...done);
       });
       if (claimed.length < this.opts.batch) return sent;
     }

@@ -85,7 +85,7 @@ if ledger ~= '' then redis.call('PEXPIRE', ledger, ttl) end
 return out
 `;
 
-type FoldRedis = Redis & { falconetFold(numKeys: number, ...args: Array<string | number>): Promise<number[]> };
+type FoldRedis = Redis & { falconetFold(...args: Array<string | number>): Promise<number[]> };
 
 export interface FoldInput {
   alert: Alert;
@@ -144,7 +144,7 @@ export class StormControl {
         json,
       );
     }
-    const verdicts = await this.r.falconetFold(0, ...args);
+    const verdicts = await this.r.falconetFold(...args);
     items.forEach((item, i) => {
       const v = verdicts[i];
       if (v === 1) result.passed.push(item);
