@@ -18,8 +18,12 @@ export class BacklogGauge {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Whether the backlog exceeds the bound (may refresh the count; never waits more than one read). */
-  async overflowing(): Promise<boolean> {
+  /**
+   * Whether the backlog exceeds the bound, counting `jobs` as queued from now on when it does not
+   * (give back what is not queued after all with `added(-n)`). Decision and reservation are one
+   * synchronous step, so the concurrent dispatches of a burst each see the ones before them.
+   */
+  async admit(jobs: number): Promise<boolean> {
     if (this.now() - this.readAt >= this.refreshMs) {
       this.reading ??= this.countJobs()
         .then((n) => {
@@ -33,14 +37,16 @@ export class BacklogGauge {
       // The first read is awaited; later ones refresh in the background on the previous value.
       if (this.readAt === 0) await this.reading;
     }
-    return this.backlogMs() > this.limitMs;
+    const over = this.backlogMs() > this.limitMs;
+    if (!over) this.addedSince += jobs;
+    return over;
   }
 
   backlogMs(): number {
     return (this.known + this.addedSince) * this.msPerJob;
   }
 
-  /** Jobs this process just queued on the output. */
+  /** Jobs this process is queueing on the output (negative: taken back). */
   added(jobs: number): void {
     this.addedSince += jobs;
   }

@@ -145,14 +145,18 @@ describe('backlog gauge', () => {
     let reads = 0;
     let now = 1000;
     const gauge = new BacklogGauge(async () => (reads++, 50), 1000, 60_000, 250, () => now);
-    expect(await gauge.overflowing()).toBe(false); // 50 jobs at 1/s = 50 s
-    for (let i = 0; i < 100; i++) await gauge.overflowing();
+    expect(await gauge.admit(0)).toBe(false); // 50 jobs at 1/s = 50 s
+    for (let i = 0; i < 100; i++) await gauge.admit(0);
     expect(reads).toBe(1);
-    gauge.added(11);
-    expect(await gauge.overflowing()).toBe(true); // 61 s
+    // A burst of concurrent dispatches: each admission counts for the next ones.
+    const verdicts = await Promise.all(Array.from({ length: 15 }, () => gauge.admit(1)));
+    expect(verdicts.filter((over) => !over)).toHaveLength(11); // admitted while at most 60 s; the rest overflow
+    expect(gauge.backlogMs()).toBe(61_000);
+    gauge.added(-11);
+    expect(await gauge.admit(0)).toBe(false);
     now += 300;
-    await gauge.overflowing();
+    await gauge.admit(0);
     await waitFor(() => reads === 2, { what: 'background refresh' });
-    expect(await gauge.overflowing()).toBe(false);
+    expect(gauge.backlogMs()).toBe(50_000);
   });
 });

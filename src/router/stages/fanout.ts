@@ -148,8 +148,11 @@ export class Fanout {
   }
 
   private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext): Promise<void> {
-    const overflowing = (await this.backlogs.get(name)?.overflowing()) ?? false;
+    const backlog = this.backlogs.get(name);
+    const perJob = this.outputs[name]!.batchSize;
+    const overflowing = (await backlog?.admit(items.length / perJob)) ?? false;
     const result = await this.storm.fold(policy, items, { overflowing, ledgerKey: this.ledger.key(ctx.jobId) });
+    if (!overflowing) backlog?.added(-(items.length - result.passed.length) / perJob);
     const count = this.deps.onSuppressed;
     if (count) {
       if (result.storm > 0) count(name, 'storm', result.storm);
@@ -178,7 +181,6 @@ export class Fanout {
     const adds: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
     await Promise.all(adds);
-    this.backlogs.get(name)?.added(jobs.length);
     await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), items.map((i) => i.ledgerField)]]));
   }
 
@@ -225,7 +227,6 @@ export class Fanout {
     const jobId = `b${createHash('sha1').update(batch.ids.join(',')).digest('hex')}`;
     try {
       await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
-      this.backlogs.get(name)?.added(1);
       await this.ledger.record(batch.ledger);
       batch.done.resolve();
     } catch (err) {
