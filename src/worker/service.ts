@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { waitForRedis, workerConnection } from '../queue/connection.js';
 import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
 import { DigestFlusher } from '../noise/flusher.js';
+import { noisePolicy } from '../noise/policy.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
@@ -82,7 +83,8 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
       metrics.digests.inc({ output, kind: 'alerts' }, n);
     },
   );
-  digests.start();
+  // Only outputs with storm control or overflow digests make digests; others never poll for them.
+  if (Object.values(config.outputs).some((o) => noisePolicy(o))) digests.start();
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
 
