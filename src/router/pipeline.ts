@@ -51,7 +51,7 @@ export function createRouterPipeline(
     },
     flush: () => fanout.flushAll(),
     /** The ingest job completed (it will not run again): drops its fan-out ledger. */
-    completed: (jobId: string) => fanout.completed(jobId),
+    completed: (jobId: string): void => fanout.completed(jobId),
   };
 }
 

@@ -68,7 +68,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   });
   throttle.start();
   // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
-  routerWorker.on('completed', (job) => void pipeline.completed(job.id!).catch(() => undefined));
+  routerWorker.on('completed', (job) => pipeline.completed(job.id!));
   const digests = new DigestFlusher(
     redis,
     prefix,

@@ -4,9 +4,9 @@ import type { Redis } from 'ioredis';
 export const LEDGER_TTL_MS = 24 * 3600 * 1000;
 
 /**
- * What one ingest job has already put on which delivery queue (or folded into a digest), so that a
- * retried or stalled job queues only the rest: a batched output would otherwise store a second
- * copy (its batches mix alerts of several ingest jobs, so no job id can say "already queued").
+ * What one ingest job has already put in a batch or folded into a digest, so that a retried or
+ * stalled job queues only the rest: a batched output would otherwise store a second copy (its
+ * batches mix alerts of several ingest jobs, so no job id can say "already queued").
  * One hash per ingest job, `<output>|<alert ref>` fields, written after the queueing it records
  * (at least once: a crash between the two repeats that one step), deleted when the job completes.
  */
@@ -40,8 +40,8 @@ export class FanoutLedger {
     if (failed) throw failed[0];
   }
 
-  /** The ingest job completed: nothing of it will run again. */
-  async forget(jobId: string): Promise<void> {
-    await this.redis.del(this.key(jobId));
+  /** The ingest jobs completed: nothing of them will run again. */
+  async forget(jobIds: string[]): Promise<void> {
+    if (jobIds.length > 0) await this.redis.unlink(...jobIds.map((id) => this.key(id)));
   }
 }

@@ -62,8 +62,8 @@ export interface FanoutDeps {
  * and overflow (src/noise). Single-alert outputs get one job per alert, id `<ingest job>-<alert
  * ref>`; batching outputs collect alerts across ingest jobs until `batch.size`, `batch.maxBytes`
  * or `batch.interval`. The ingest jobs stay unacknowledged until their alerts are in a delivery
- * job, so a crash loses nothing, and the fan-out ledger keeps a retried job from queueing them
- * twice. When every router slot waits on a partial batch, batches are flushed early rather than
+ * job, so a crash loses nothing; a retried job queues nothing twice (single-alert job ids name the
+ * ingest job; batched outputs and digests use the fan-out ledger). When every router slot waits on a partial batch, batches are flushed early rather than
  * stalling ingestion.
  */
 export class Fanout {
@@ -74,6 +74,10 @@ export class Fanout {
   private readonly storm: StormControl;
   private readonly ledger: FanoutLedger;
   private waiting = 0;
+  /** Ingest jobs this process wrote a ledger for (batched outputs, folds): deleted on completion. */
+  private readonly ledgers = new Set<string>();
+  private readonly forgetting = new Set<string>();
+  private forgetTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly outputs: Readonly<Record<string, OutputInstance>>,
@@ -110,7 +114,7 @@ export class Fanout {
     for (const [name, alerts] of byOutput) {
       perOutput.set(name, alerts.map((alert) => ({ alert, json: '', ledgerField: `${name}|${ctx.refOf(alert)}` })));
     }
-    if (ctx.replay) await this.skipRecorded(perOutput, ctx.jobId);
+    if (ctx.replay) await this.skipQueued(perOutput, ctx);
     this.waiting++;
     try {
       for (const [name, items] of perOutput) {
@@ -131,23 +135,50 @@ export class Fanout {
     return Promise.all([...this.pending.keys()].map((name) => this.flush(name))).then(() => undefined);
   }
 
-  /** The ingest job completed: its ledger is no longer needed. */
-  completed(jobId: string): Promise<void> {
-    return this.ledger.forget(jobId);
+  /** The ingest job completed: its ledger, if it has one, is deleted (grouped, one call per 100 ms). */
+  completed(jobId: string): void {
+    if (!this.ledgers.delete(jobId)) return;
+    this.forgetting.add(jobId);
+    this.forgetTimer ??= setTimeout(() => {
+      this.forgetTimer = undefined;
+      const ids = [...this.forgetting];
+      this.forgetting.clear();
+      // A missed delete only leaves the ledger to its TTL.
+      void this.ledger.forget(ids).catch(() => undefined);
+    }, 100).unref();
   }
 
-  private async skipRecorded(perOutput: Map<string, FoldInput[]>, jobId: string): Promise<void> {
-    const all = [...perOutput.values()].flat().map((i) => i.ledgerField);
-    const recorded = await this.ledger.recorded(jobId, all);
-    if (recorded.size === 0) return;
+  private singleJobId(ctx: DispatchContext, alert: Alert): string {
+    return `${ctx.jobId}-${ctx.refOf(alert)}`;
+  }
+
+  /**
+   * A replayed ingest job: leaves out what an earlier run already queued (single-alert jobs that
+   * exist, ledger entries of batches and folds), counted, before storm control sees anything twice.
+   */
+  private async skipQueued(perOutput: Map<string, FoldInput[]>, ctx: DispatchContext): Promise<void> {
+    const recorded = await this.ledger.recorded(ctx.jobId, [...perOutput.values()].flat().map((i) => i.ledgerField));
+    const check = this.deps.redis.pipeline();
+    const singles: Array<[string, FoldInput]> = [];
     for (const [name, items] of perOutput) {
-      const rest = items.filter((i) => !recorded.has(i.ledgerField));
+      if (this.outputs[name]!.batchSize !== 1) continue;
+      const queue = this.queueFor(name);
+      for (const item of items) {
+        check.exists(queue.toKey(this.singleJobId(ctx, item.alert)));
+        singles.push([name, item]);
+      }
+    }
+    const found = singles.length > 0 ? ((await check.exec()) ?? []) : [];
+    const queued = new Set(singles.filter((_, i) => found[i]?.[1] === 1).map(([, item]) => item));
+    for (const [name, items] of perOutput) {
+      const rest = items.filter((i) => !recorded.has(i.ledgerField) && !queued.has(i));
       if (rest.length < items.length) this.deps.onSuppressed?.(name, 'replay', items.length - rest.length);
       perOutput.set(name, rest);
     }
   }
 
   private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext): Promise<void> {
+    this.ledgers.add(ctx.jobId);
     const backlog = this.backlogs.get(name);
     const perJob = this.outputs[name]!.batchSize;
     const overflowing = (await backlog?.admit(items.length / perJob)) ?? false;
@@ -174,19 +205,19 @@ export class Fanout {
 
   private async addSingles(name: string, items: FoldInput[], ctx: DispatchContext): Promise<void> {
     const opts = this.jobOptions.get(name)!;
-    // The id repeats only for a replay of the same ingest job: BullMQ then keeps the first job, a
-    // backstop for the moment between queueing and recording in the ledger.
-    const jobs = items.map((item) => ({ name, data: { alerts: [item.json] }, opts: { ...opts, jobId: `${ctx.jobId}-${ctx.refOf(item.alert)}` } }));
+    // The id repeats only for a replay of the same ingest job, so it is what makes single-alert
+    // outputs idempotent (no ledger write on the hot path); skipQueued counted those first.
+    const jobs = items.map((item) => ({ name, data: { alerts: [item.json] }, opts: { ...opts, jobId: this.singleJobId(ctx, item.alert) } }));
     // addBulk is one MULTI; Redis runs nothing else meanwhile, so keep each one short.
     const adds: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
     await Promise.all(adds);
-    await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), items.map((i) => i.ledgerField)]]));
   }
 
   private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
     const name = output.name;
     const ledgerKey = this.ledger.key(ctx.jobId);
+    this.ledgers.add(ctx.jobId);
     let registered: PendingBatch | undefined;
     for (const item of items) {
       const json = item.json;
@@ -196,7 +227,7 @@ export class Fanout {
         batch = this.pendingFor(name);
       }
       batch.jsons.push(json);
-      batch.ids.push(`${ctx.jobId}-${ctx.refOf(item.alert)}`);
+      batch.ids.push(this.singleJobId(ctx, item.alert));
       let fields = batch.ledger.get(ledgerKey);
       if (!fields) batch.ledger.set(ledgerKey, (fields = []));
       fields.push(item.ledgerField);

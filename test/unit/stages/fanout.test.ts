@@ -7,6 +7,7 @@ import { Fanout, type DispatchContext } from '../../../src/router/stages/fanout.
 import { deliveryQueueName, type DeliveryJobData } from '../../../src/queue/names.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { configOf, makeAlert } from './make-alert.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let redis: Redis;
 let prefix: string;
@@ -24,8 +25,8 @@ afterEach(async () => {
 
 const config = () =>
   configOf({
-    outputs: { one: { type: 'webhook', url: 'http://127.0.0.1:9/one' }, batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', batch: { size: 100, interval: 0 } } },
-    routes: [{ outputs: ['one', 'batched'] }],
+    outputs: { chat: { type: 'webhook', url: 'http://127.0.0.1:9/chat', dedup: { window: '1m', key: ['rule'] } }, one: { type: 'webhook', url: 'http://127.0.0.1:9/one' }, batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', batch: { size: 100, interval: 0 } } },
+    routes: [{ outputs: ['chat', 'one', 'batched'] }],
   });
 
 function fanout(onSuppressed?: (output: string, reason: string, n: number) => void): Fanout {
@@ -62,6 +63,24 @@ describe('fan-out (real Redis, real BullMQ queues)', () => {
     expect(ids.sort()).toEqual(['41-a1.0', '41-a2.1']);
   });
 
+  it('a replay through storm control counts nothing twice: the alert that went out is not folded into the digest', async () => {
+    const counted: Array<[string, string, number]> = [];
+    const f = fanout((o, r, n) => counted.push([o, r, n]));
+    const alerts = [makeAlert({ id: 's1' }), makeAlert({ id: 's2' }), makeAlert({ id: 's3' })];
+    await f.dispatch(new Map([['chat', alerts]]), ctx('5', alerts));
+    expect(await stored('chat')).toHaveLength(1);
+    const bucket = async () => {
+      const [key] = await redis.keys(`${prefix}:noise:chat:b:*[0-9]`);
+      return Number(await redis.hget(key!, 'n'));
+    };
+    expect(await bucket()).toBe(2);
+    const again = alerts.map((a) => ({ ...a }));
+    await f.dispatch(new Map([['chat', again]]), ctx('5', again, true));
+    expect(await stored('chat')).toHaveLength(1);
+    expect(await bucket()).toBe(2);
+    expect(counted).toEqual([['chat', 'storm', 2], ['chat', 'replay', 3]]);
+  });
+
   it('the same alert in a later ingest job is queued again: delivery job ids never suppress a later repeat', async () => {
     const f = fanout();
     const a = makeAlert({ id: 'same' });
@@ -71,13 +90,13 @@ describe('fan-out (real Redis, real BullMQ queues)', () => {
     expect(await stored('batched')).toHaveLength(2);
   });
 
-  it('the ledger of a completed ingest job is deleted', async () => {
+  it('only batched outputs write a ledger (single-alert job ids are enough); it is deleted when the ingest job completes', async () => {
     const f = fanout();
     const a = makeAlert({ id: 'x' });
     await f.dispatch(routed([a]), ctx('9', [a]));
-    expect(await redis.hlen(`${prefix}:fanout:9`)).toBe(2);
+    expect(await redis.hkeys(`${prefix}:fanout:9`)).toEqual(['batched|x.0']);
     expect(await redis.pttl(`${prefix}:fanout:9`)).toBeGreaterThan(0);
-    await f.completed('9');
-    expect(await redis.exists(`${prefix}:fanout:9`)).toBe(0);
+    f.completed('9');
+    await waitFor(async () => (await redis.exists(`${prefix}:fanout:9`)) === 0, { what: 'ledger deleted' });
   });
 });
