@@ -227,6 +227,46 @@ describe('kill -9 in the middle of a batch, duplicate dropping on (the shipped d
   });
 });
 
+describe('digests survive their worker', () => {
+  it('a worker killed with a storm window open: another worker sends the digest when the window ends', async () => {
+    capture = await new CaptureServer().start();
+    const doc = {
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
+      log: { level: 'info' },
+      worker: { lockDuration: '2s', stalledInterval: '1s', metricsPort: 0 },
+      outputs: { chat: { type: 'webhook', url: `${capture.url}/chat`, dedup: { window: '6s', key: ['rule'] } } },
+      routes: [{ outputs: ['chat'] }],
+    };
+    prefix = doc.redis.prefix;
+    const path = writeConfig(doc);
+    pipeline = await startPipeline(testConfig({ ...doc, redis: doc.redis }), { worker: false });
+    const first = falconet('worker', path);
+    await waitFor(() => first.stderr().includes('worker started'), { timeoutMs: 20_000, what: 'first worker started' });
+    // 20 distinct events of one rule: the first goes out, 19 are folded into the open window.
+    for (let i = 0; i < 20; i++) expect((await pipeline.post(alert({ time: `2025-06-12T08:00:${String(i).padStart(2, '0')}Z` }), falcoHeaders())).status).toBe(200);
+    await waitFor(() => capture!.requests.length === 1, { timeoutMs: 15_000, what: 'the first alert' });
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const ingest = new Queue(INGEST_QUEUE, { connection, prefix });
+    await waitFor(async () => Object.values(await ingest.getJobCounts('waiting', 'active', 'delayed')).every((n) => n === 0), { what: 'all 20 routed' });
+    await ingest.close();
+    connection.disconnect();
+    first.child.kill('SIGKILL');
+    expect(await first.exit).toBeNull();
+    expect(capture.requests).toHaveLength(1); // the window is still open: no digest yet
+
+    const second = falconet('worker', path);
+    const digest = await waitFor(
+      () => capture!.requests.map((r) => JSON.parse(r.body) as { output_fields: Record<string, unknown> }).find((a) => a.output_fields['falconet.digest'] === true),
+      { timeoutMs: 20_000, what: 'the digest, sent by the second worker' },
+    );
+    expect(digest.output_fields['falconet.suppressed']).toBe(19);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    expect(capture.requests).toHaveLength(2);
+  });
+});
+
 describe('falconet start', () => {
   it('SIGTERM with requests in flight: every request answered 200 is delivered, and the process exits 0', async () => {
     capture = await new CaptureServer().start();
