@@ -148,6 +148,13 @@ export class Fanout {
     }, 100).unref();
   }
 
+  /** Notes a ledger to delete on completion. Jobs that fail instead (retried, maybe elsewhere) are
+   * never completed here: past a bound the notes are dropped and those ledgers left to their TTL. */
+  private remember(jobId: string): void {
+    if (this.ledgers.size >= 100_000) this.ledgers.clear();
+    this.ledgers.add(jobId);
+  }
+
   private singleJobId(ctx: DispatchContext, alert: Alert): string {
     return `${ctx.jobId}-${ctx.refOf(alert)}`;
   }
@@ -178,12 +185,12 @@ export class Fanout {
   }
 
   private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext): Promise<void> {
-    this.ledgers.add(ctx.jobId);
     const backlog = this.backlogs.get(name);
     const perJob = this.outputs[name]!.batchSize;
     const overflowing = (await backlog?.admit(items.length / perJob)) ?? false;
     const result = await this.storm.fold(policy, items, { overflowing, ledgerKey: this.ledger.key(ctx.jobId) });
     if (!overflowing) backlog?.added(-(items.length - result.passed.length) / perJob);
+    if (result.storm + result.overflow > 0) this.remember(ctx.jobId);
     const count = this.deps.onSuppressed;
     if (count) {
       if (result.storm > 0) count(name, 'storm', result.storm);
@@ -217,7 +224,7 @@ export class Fanout {
   private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
     const name = output.name;
     const ledgerKey = this.ledger.key(ctx.jobId);
-    this.ledgers.add(ctx.jobId);
+    this.remember(ctx.jobId);
     let registered: PendingBatch | undefined;
     for (const item of items) {
       const json = item.json;
