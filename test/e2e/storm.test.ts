@@ -57,8 +57,8 @@ describe('storm: 10,000 alerts of one rule', () => {
       }
     });
     await Promise.all(senders);
+    // Logged, not asserted (speed is never asserted): paced to STORM_MS, well under a minute.
     const stormSeconds = (Date.now() - started) / 1000;
-    expect(stormSeconds).toBeLessThanOrEqual(60);
 
     const siemAlerts = () => siem.requests.flatMap((r) => parseJson(r.body) as unknown as Array<{ output_fields: { 'evt.time': bigint } }>);
     const slackTotal = () => slack.requests.reduce((n, r) => n + slackCount(r).alerts, 0);
