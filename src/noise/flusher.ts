@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import type { FalconetConfig } from '../config/load.js';
+import type { Metrics } from '../observability/metrics.js';
+import { deliveryJobOptions } from '../queue/job-options.js';
+import type { DeliveryJobData } from '../queue/names.js';
+import { noisePolicy } from './policy.js';
 import { stringifyJson } from '../alert/json.js';
 import { buildDigestAlert, type BucketState, type TopCounts } from './digest.js';
 import { noiseKeys } from './storm.js';
@@ -156,4 +162,30 @@ export class DigestFlusher {
       if (claimed.length < this.opts.batch) return sent;
     }
   }
+}
+
+/**
+ * The worker's digest flusher: queues each due digest on its output's delivery queue. Runs only
+ * when some output makes digests (storm control or overflow); the others never poll.
+ */
+export function startDigestFlusher(
+  config: FalconetConfig,
+  deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics; log: Logger },
+): { stop(): Promise<void> } {
+  const flusher = new DigestFlusher(
+    deps.redis,
+    config.redis.prefix,
+    async (output, jobId, json) => {
+      await deps.queueFor(output).add(output, { alerts: [json] }, { ...deliveryJobOptions(config.outputs[output]!), jobId });
+    },
+    new Set(Object.keys(config.outputs)),
+    deps.log,
+    {},
+    (output, n) => {
+      deps.metrics.digests.inc({ output, kind: 'digests' });
+      deps.metrics.digests.inc({ output, kind: 'alerts' }, n);
+    },
+  );
+  if (Object.values(config.outputs).some((o) => noisePolicy(o))) flusher.start();
+  return flusher;
 }

@@ -6,9 +6,8 @@ import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import type { Metrics } from '../observability/metrics.js';
 import { waitForRedis, workerConnection } from '../queue/connection.js';
-import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
-import { DigestFlusher } from '../noise/flusher.js';
-import { noisePolicy } from '../noise/policy.js';
+import { jitterBackoff } from '../queue/job-options.js';
+import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
@@ -69,22 +68,7 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
   throttle.start();
   // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
   routerWorker.on('completed', (job) => pipeline.completed(job.id!));
-  const digests = new DigestFlusher(
-    redis,
-    prefix,
-    async (output, jobId, json) => {
-      await queueFor(output).add(output, { alerts: [json] }, { ...deliveryJobOptions(config.outputs[output]!), jobId });
-    },
-    new Set(Object.keys(config.outputs)),
-    log,
-    {},
-    (output, n) => {
-      metrics.digests.inc({ output, kind: 'digests' });
-      metrics.digests.inc({ output, kind: 'alerts' }, n);
-    },
-  );
-  // Only outputs with storm control or overflow digests make digests; others never poll for them.
-  if (Object.values(config.outputs).some((o) => noisePolicy(o))) digests.start();
+  const digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
 
