@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
 
 /**
  * Two connection policies (BullMQ "going to production"): the collector's producer fails fast so a
@@ -26,6 +27,69 @@ export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
     lazyConnect: true,
     ...extra,
   });
+}
+
+/** The URL as logs may show it: a password in it is replaced by ***. */
+export function displayRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(unparsable redis.url)';
+  }
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super('stopped while waiting for Redis');
+    this.name = 'AbortedError';
+  }
+}
+
+/**
+ * Waits as long as it takes for the connection to answer PING (ioredis reconnects with a backoff
+ * capped at 2 s), logging once per `logEveryMs` what it waits for; rejects with AbortedError
+ * when `signal` fires (SIGTERM while Redis is unreachable).
+ */
+export async function untilRedisAnswers(
+  redis: Redis,
+  opts: { url: string; role: string; logger: Logger; signal?: AbortSignal; logEveryMs?: number },
+): Promise<void> {
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  const url = displayRedisUrl(opts.url);
+  const started = Date.now();
+  let nextLog = started + 1000; // a Redis starting alongside us is no news
+  let logged = false;
+  let wake: (() => void) | undefined;
+  const onAbort = () => wake?.();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    while (!opts.signal?.aborted) {
+      if (redis.status === 'ready') {
+        const pong = await Promise.race([redis.ping().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+        if (pong === 'PONG') {
+          if (logged) opts.logger.info({ role: opts.role, redis: url, waitedMs: Date.now() - started }, `Redis at ${url} answers (role ${opts.role})`);
+          return;
+        }
+      }
+      if (Date.now() >= nextLog) {
+        opts.logger.warn(
+          { role: opts.role, redis: url, waitedMs: Date.now() - started },
+          `waiting for Redis at ${url} (role ${opts.role}); it starts working when Redis answers`,
+        );
+        logged = true;
+        nextLog = Date.now() + (opts.logEveryMs ?? 5000);
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  throw new AbortedError();
 }
 
 /** Resolves once the connection answers PING, or rejects after `timeoutMs`. */
