@@ -117,13 +117,15 @@ export class DurableStore {
             alerts.push(...records[j]!.record.alerts);
             j++;
           }
-          for (;;) {
+          for (let retry = 0; ; retry++) {
             if (this.stopped) return;
             try {
               await withDeadline(queue.add('alerts', { alerts, receivedAt }, INGEST_JOB_OPTIONS), REPLAY_WRITE_TIMEOUT_MS);
               break;
             } catch (err) {
               this.redisDown(err);
+              // Redis may answer PING yet refuse writes (OOM, read-only replica): never spin.
+              await this.sleep(Math.min(200 * 2 ** retry, 5000));
               if (!(await this.untilRedisAnswers())) return;
             }
           }
@@ -149,13 +151,19 @@ export class DurableStore {
       } catch {
         // still down
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, wait);
-      });
+      await this.sleep(wait);
       wait = Math.min(wait * 2, 2000);
     }
     return false;
+  }
+
+  /** A pause that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+      setTimeout(resolve, ms);
+    });
   }
 
   private redisDown(err: unknown): void {
