@@ -24,7 +24,8 @@ export class TestRedis {
   readonly dir = mkdtempSync(join(tmpdir(), 'falconet-redis-'));
   port = 0;
 
-  constructor(private readonly opts: { aof?: boolean } = {}) {}
+  /** `debug`: allow DEBUG SLEEP from loopback (a Redis that stalls, for deadline tests). */
+  constructor(private readonly opts: { aof?: boolean; debug?: boolean } = {}) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -40,7 +41,7 @@ export class TestRedis {
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction',
-        '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec'],
+        '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', ...(this.opts.debug ? ['--enable-debug-command', 'local'] : [])],
       { stdio: 'ignore' },
     );
     const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
