@@ -45,7 +45,7 @@ export class Spool {
 
   /** Opens (creating) the spool directory, taking its lock; existing segments are sealed for replay. */
   static async open(dir: string, opts: { maxBytes: number; segmentBytes?: number }): Promise<Spool> {
-    const spool = new Spool(dir, opts.maxBytes, opts.segmentBytes ?? 64 * 1024 * 1024);
+    const spool = new Spool(dir, opts.maxBytes, opts.segmentBytes ?? 16 * 1024 * 1024);
     await mkdir(dir, { recursive: true });
     await takeLock(join(dir, LOCK));
     const names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
