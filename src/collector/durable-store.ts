@@ -90,9 +90,19 @@ export class DurableStore {
 
   private kick(): void {
     if (this.replaying || this.stopped) return;
+    let failed = false;
     this.replaying = this.replay()
-      .catch((err) => this.deps.logger.error({ err }, 'spool replay failed; it resumes with the next write or restart'))
-      .finally(() => (this.replaying = undefined));
+      .catch((err) => {
+        failed = true;
+        this.deps.logger.error({ err }, 'spool replay failed; retrying in 1 s');
+      })
+      .finally(() => {
+        this.replaying = undefined;
+        // A record appended while the replayer was finishing must not wait for the next alert.
+        if (this.stopped || this.deps.spool.empty) return;
+        if (failed) setTimeout(() => this.kick(), 1000).unref();
+        else this.kick();
+      });
   }
 
   private async replay(): Promise<void> {
