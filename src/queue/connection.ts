@@ -6,8 +6,17 @@ import type { Logger } from 'pino';
  * Redis outage turns into a 503 instead of a request hanging on an offline queue; workers wait and
  * reconnect forever. Workers pipeline automatically: concurrent commands share one round trip.
  */
+/**
+ * Reconnect backoff, capped at 1 s: ioredis 6's default grows to 5 s, which made every role come
+ * back up to 5 s after Redis did. A reconnect attempt is one TCP connect: cheap to repeat.
+ */
+export function reconnectDelay(times: number): number {
+  return Math.min(100 * 2 ** Math.max(0, times - 1), 1000) + Math.floor(Math.random() * 100);
+}
+
 export function producerConnection(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, {
+    retryStrategy: reconnectDelay,
     enableOfflineQueue: false,
     // Not auto-pipelined (bench/README.md, "Profile"): group commit already makes one write per
     // batch, and each ioredis auto-pipeline flush builds a Pipeline that copies every BullMQ script
@@ -22,6 +31,7 @@ export function producerConnection(url: string, extra: RedisOptions = {}): Redis
 
 export function workerConnection(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, {
+    retryStrategy: reconnectDelay,
     maxRetriesPerRequest: null,
     enableAutoPipelining: true,
     lazyConnect: true,
@@ -38,6 +48,37 @@ export function displayRedisUrl(url: string): string {
   } catch {
     return '(unparsable redis.url)';
   }
+}
+
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+function isConnectionError(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code !== undefined && CONNECTION_ERRORS.has(code)) || /Connection is closed|Stream isn't writeable|connect ETIMEDOUT/.test(err.message);
+}
+
+/**
+ * One error handler for a role's Redis connection and every BullMQ object on it: during an outage
+ * each reconnect attempt of each connection reports an error, so the first one is logged (naming
+ * the URL and the role) and the rest are quiet until the connection is ready again.
+ */
+export function redisErrorHandler(redis: Redis, opts: { url: string; role: string; logger: Logger }): (err: Error) => void {
+  const url = displayRedisUrl(opts.url);
+  let downSince: number | undefined;
+  redis.on('ready', () => {
+    if (downSince === undefined) return;
+    opts.logger.info({ role: opts.role, redis: url, downMs: Date.now() - downSince }, `Redis at ${url} answers again (role ${opts.role}); resuming`);
+    downSince = undefined;
+  });
+  return (err) => {
+    if (!isConnectionError(err)) {
+      opts.logger.error({ role: opts.role, redis: url, err: err.message }, 'redis error');
+      return;
+    }
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    opts.logger.warn({ role: opts.role, redis: url, err: err.message }, `Redis at ${url} is unreachable (role ${opts.role}); reconnecting every second, work resumes when it answers`);
+  };
 }
 
 export class AbortedError extends Error {

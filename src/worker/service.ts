@@ -5,7 +5,7 @@ import type { FalconetConfig, OutputInstance } from '../config/load.js';
 import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import type { Metrics } from '../observability/metrics.js';
-import { untilRedisAnswers, workerConnection } from '../queue/connection.js';
+import { redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
 import { jitterBackoff } from '../queue/job-options.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
@@ -36,6 +36,7 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const log = logger.child({ component: 'worker' });
   const redis = workerConnection(config.redis.url);
+  const onRedisError = redisErrorHandler(redis, { url: config.redis.url, role: 'worker', logger: log });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   // Started without Redis, the worker waits (logging what for) and starts consuming once it
   // answers; BullMQ is given the connection only then. Later outages BullMQ rides out itself.
@@ -58,7 +59,9 @@ export async function startWorker(
 
   const queues = new Map<string, Queue<DeliveryJobData>>();
   for (const name of Object.keys(config.outputs)) {
-    queues.set(name, new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix }));
+    const queue = new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix });
+    queue.on('error', onRedisError);
+    queues.set(name, queue);
   }
   const queueFor = (name: string) => queues.get(name)!;
 
@@ -82,7 +85,7 @@ export async function startWorker(
   });
   throttle.start();
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
-  routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
+  routerWorker.on('error', onRedisError);
 
   const deliveryWorkers: Worker<DeliveryJobData>[] = [];
   const outputs: Array<{ output: Output; http: HttpClient }> = [];
@@ -129,7 +132,7 @@ export async function startWorker(
         backoffStrategy: (attemptsMade: number) => jitterBackoff(attemptsMade, retry.backoff, retry.maxBackoff),
       },
     });
-    worker.on('error', (err) => olog.error({ err: err.message }, 'delivery worker error'));
+    worker.on('error', onRedisError);
     return { worker, output, http };
   }
 
