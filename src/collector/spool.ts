@@ -201,16 +201,24 @@ async function readCursor(path: string): Promise<{ segment: string; offset: numb
 
 /** One collector per spool directory: two appending to one file would interleave records. */
 async function takeLock(path: string): Promise<void> {
-  try {
-    const holder = Number((await readFile(path, 'utf8')).trim());
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      // Exclusive create: of two collectors starting at once, one wins.
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
     // A dead holder (kill -9) or our own pid (a container restarted as pid 1 again) is no holder.
     if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
       throw new Error(`spool.dir ${path.replace(/\/lock$/, '')} is in use by process ${holder} (another collector?); give each collector its own spool.dir`);
     }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await rm(path, { force: true });
   }
-  await writeFile(path, `${process.pid}\n`);
+  throw new Error(`could not take the spool lock ${path}`);
 }
 
 function alive(pid: number): boolean {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,5 +103,10 @@ describe('spool', () => {
     // The lock names a live process that is not us: refused, naming the directory.
     writeFileSync(join(dir, 'lock'), `${process.ppid}\n`);
     await expect(Spool.open(dir, { maxBytes: 1 << 20 })).rejects.toThrow(/spool.dir .* is in use by process/);
+    // A lock left by a process that is gone (kill -9) is taken over.
+    writeFileSync(join(dir, 'lock'), `${spawnSync('true').pid}\n`);
+    const taken = await Spool.open(dir, { maxBytes: 1 << 20 });
+    expect(readFileSync(join(dir, 'lock'), 'utf8').trim()).toBe(String(process.pid));
+    expect(taken.bytes).toBe(size * 2);
   });
 });
