@@ -39,7 +39,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   // instead of failing for good when the first attempt finds no Redis.
   redis.connect().catch(() => undefined);
   // A Redis started alongside gets a moment, so a normal start does not spool its first alerts.
-  const startDeadline = Date.now() + 2000;
+  const startDeadline = Date.now() + 1000;
   while (redis.status !== 'ready' && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 20));
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
   queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
