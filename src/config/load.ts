@@ -28,6 +28,7 @@ export interface FalconetConfig {
   dedup: { window: number; key: string[] };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
+  spool: { dir: string; maxBytes: number; deadline: number };
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
