@@ -43,6 +43,9 @@ export function priorityMap<V extends z.ZodType>(value: V) {
     .default({});
 }
 
+/** Retry defaults: 10 tries, backoff 1 s doubling to 60 s, given up after 24 h, Retry-After at most 5 min. */
+export const DEFAULT_RETRY = { attempts: 10, backoff: 1000, maxBackoff: 60_000, maxDuration: 24 * 3600 * 1000, maxRetryAfter: 300_000 };
+
 export const retryConfig = z.strictObject({
   /** Total tries including the first. */
   attempts: z.number().int().min(1).max(100).default(10),
@@ -50,6 +53,10 @@ export const retryConfig = z.strictObject({
   backoff: duration.default(1000),
   /** Cap for one backoff. */
   maxBackoff: duration.default(60_000),
+  /** From the first failed send: past this, the next failure dead-letters the alerts whatever the attempts left. */
+  maxDuration: duration.default(DEFAULT_RETRY.maxDuration),
+  /** The longest pause a Retry-After may impose (a bogus header must not stall an output for days). */
+  maxRetryAfter: duration.default(DEFAULT_RETRY.maxRetryAfter),
 });
 
 export const rateLimitConfig = z.strictObject({
@@ -119,7 +126,7 @@ export const commonOutputShape = {
   timeout: duration.default(10_000),
   /** Parallel sends for this output (per worker process). */
   concurrency: z.number().int().min(1).max(1000).default(4),
-  retry: retryConfig.default({ attempts: 10, backoff: 1000, maxBackoff: 60_000 }),
+  retry: retryConfig.default(DEFAULT_RETRY),
   rateLimit: rateLimitConfig.optional(),
   batch: batchConfig.optional(),
   /** Mustache template for the message text (chat outputs); see docs/outputs/templates.md. */

@@ -143,12 +143,40 @@ describe('alertmanager send', () => {
     }
   });
 
-  it('treats 400 as partial success: resolves and logs the body once at warn', async () => {
+  it("Alertmanager's own 400 (a JSON string of validation errors) is a partial success: only the refused alerts are rejected", async () => {
     const { output, logs, signal } = await setup(1);
-    servers[0]!.respondWith({ status: 400, body: 'bad alert: invalid label set' });
-    await expect(output.send(fixtures(), { signal })).resolves.toBeUndefined();
+    const alerts = fixtures();
+    const bad = alerts[2]!.id;
+    const amAnswer = { status: 400, headers: { 'content-type': 'application/json' }, body: '"start time must be before end time"\n' };
+    // The batch, then each alert alone: only the bad one is refused again.
+    servers[0]!.respondWith(amAnswer);
+    servers[0]!.fallback = (req) => ((JSON.parse(req.body) as PostableAlert[])[0]!.annotations.falconet_id === bad ? amAnswer : { status: 200 });
+    const result = await output.send(alerts, { signal });
+    expect(result).toEqual({ rejected: [{ alert: alerts[2], reason: `Alertmanager ${servers[0]!.url}/… refused the alert: start time must be before end time` }] });
+    expect(servers[0]!.requests).toHaveLength(1 + alerts.length);
     expect(logs).toHaveLength(1);
-    expect(logs[0]).toContain('invalid label set');
+    expect(logs[0]).toContain('start time must be before end time');
+  });
+
+  it("a single alert refused by Alertmanager's validation is rejected without a second post", async () => {
+    const { output, signal } = await setup(1);
+    const [alert] = fixtures();
+    servers[0]!.respondWith({ status: 400, body: '"at least one label pair required"' });
+    expect(await output.send([alert!], { signal })).toEqual({ rejected: [{ alert, reason: expect.stringContaining('at least one label pair required') }] });
+    expect(servers[0]!.requests).toHaveLength(1);
+  });
+
+  it("any other 400 (a proxy's page, Alertmanager's unparseable-body error) fails the batch for good with the body in the reason", async () => {
+    const { output, signal } = await setup(1);
+    servers[0]!.respondWith({ status: 400, headers: { 'content-type': 'text/html' }, body: '<html><head><title>400 Bad Request</title></head><body>nginx: request header too large</body></html>' });
+    const proxy = await output.send(fixtures(), { signal }).catch((e: unknown) => e);
+    expect(isDeliveryError(proxy) && !proxy.retryable && proxy.status === 400).toBe(true);
+    expect((proxy as Error).message).toContain('nginx: request header too large');
+    servers[0]!.respondWith({ status: 400, body: '{"code":400,"message":"parsing alerts body from \\"\\" failed"}' });
+    const unparsed = await output.send(fixtures(), { signal }).catch((e: unknown) => e);
+    expect(isDeliveryError(unparsed) && !unparsed.retryable).toBe(true);
+    expect((unparsed as Error).message).toContain('parsing alerts body');
+    expect(servers[0]!.requests).toHaveLength(2);
   });
 
   it('retries the job when one replica fails retryably, dead-letters when all fail for good', async () => {

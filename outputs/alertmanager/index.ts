@@ -3,6 +3,8 @@ import { duration } from '../../src/config/duration.js';
 import { DeliveryError, isDeliveryError } from '../../src/delivery/errors.js';
 import { priorityMap } from '../common.js';
 import type { OutputDefinition } from '../types.js';
+import type { Alert } from '../../src/alert/alert.js';
+import { postToReplica } from './answer.js';
 import { alertmanagerEndpoint, buildAlertmanagerBody } from './payload.js';
 
 const severityMap = priorityMap(z.string().min(1));
@@ -21,16 +23,12 @@ const options = {
   headers: z.record(z.string(), z.string()).default({}),
 };
 
-/** Alertmanager answers 400 when some alerts of a batch are invalid, after inserting the valid ones. */
-const PARTIAL_SUCCESS = 400;
-
 export const alertmanagerOutput: OutputDefinition<typeof options> = {
   type: 'alertmanager',
   summary: 'POST batches of alerts to every Prometheus Alertmanager replica (API v2), bounded label set',
   options,
   batching: 'always',
   defaultBatch: { size: 100, interval: 1000 },
-  conformance: { okStatuses: [PARTIAL_SUCCESS] },
   secretKeys: ['headers'],
   example: (baseUrl) => ({ type: 'alertmanager', urls: [baseUrl], headers: { Authorization: 'Bearer s3cr3t-am-token' } }),
   create(config, { http, logger, name }) {
@@ -43,18 +41,16 @@ export const alertmanagerOutput: OutputDefinition<typeof options> = {
     };
     return {
       async send(alerts, { signal }) {
-        const body = buildAlertmanagerBody(alerts, payloadOptions);
-        const results = await Promise.allSettled(
-          endpoints.map((url) => http.send({ url, headers: config.headers, body, signal }, { okOn: [PARTIAL_SUCCESS] })),
-        );
-        results.forEach((r, i) => {
-          if (r.status === 'fulfilled' && r.value.status === PARTIAL_SUCCESS) {
-            // The 400 body lists the validation errors without saying which alert: nothing to retry.
-            logger.warn({ output: name, replica: i, body: r.value.body.slice(0, 1000) }, 'alertmanager rejected some alerts of a batch');
-          }
-        });
+        const bodyOf = (batch: Alert[]) => buildAlertmanagerBody(batch, payloadOptions);
+        const results = await Promise.allSettled(endpoints.map((url) => postToReplica(http, url, config.headers, alerts, bodyOf, signal)));
         const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length > 0) throw combineFailures(failures, endpoints.length);
+        // Only Alertmanager's own validation answer is a partial success: the rest of the batch is in.
+        const rejected = new Map<Alert, string>();
+        for (const r of results) if (r.status === 'fulfilled') for (const [alert, reason] of r.value.rejected) if (!rejected.has(alert)) rejected.set(alert, reason);
+        if (rejected.size === 0) return;
+        logger.warn({ output: name, rejected: rejected.size, of: alerts.length, first: rejected.values().next().value }, 'alertmanager refused some alerts of a batch');
+        return { rejected: [...rejected].map(([alert, reason]) => ({ alert, reason })) };
       },
     };
   },

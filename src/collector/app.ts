@@ -4,15 +4,18 @@ import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
 import { BodyTooLargeError, readBody } from './body.js';
 import { BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
+import { SpoolFullError } from './spool.js';
 
 export interface CollectorDeps {
   maxBodySize: number;
-  /** Resolves once the alerts are in Redis; rejects when they could not be written. */
+  /** Resolves once the alerts are in Redis or the spool; rejects when they could not be written. */
   ingest(alerts: RawAlert[], receivedAt: number): Promise<void>;
-  /** True when Redis answers. */
-  ready(): Promise<boolean>;
+  /** Whether the collector accepts alerts, and what /readyz shows (Redis, spool). */
+  ready(): Promise<{ ready: boolean; body: Record<string, unknown> }>;
   metrics: Metrics;
   logger: Logger;
+  /** Extra HTTP endpoints (the dead-letter API, src/dlq/routes.ts); true when it answered the request. */
+  api?: (ctx: Context) => Promise<boolean>;
 }
 
 function reply(ctx: Context, status: number, error: string, detail: string): void {
@@ -43,10 +46,17 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     try {
       await deps.ingest(alerts, receivedAt);
     } catch (err) {
+      if (err instanceof SpoolFullError) {
+        deps.metrics.requests.inc({ result: 'spool_full' });
+        deps.metrics.spoolFull.inc();
+        log.error({ err: err.message }, 'Redis unreachable and the spool full: refusing alerts');
+        ctx.set('Retry-After', '5');
+        return reply(ctx, 503, 'spool_full', `Redis is unreachable and the spool is full (spool.maxBytes = ${err.maxBytes}); nothing was accepted`);
+      }
       deps.metrics.requests.inc({ result: 'unavailable' });
-      log.warn({ err: (err as Error).message }, 'could not write alerts to Redis');
+      log.warn({ err: (err as Error).message }, 'could not store alerts in Redis or the spool');
       ctx.set('Retry-After', '1');
-      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable); nothing was accepted');
+      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
     }
     deps.metrics.requests.inc({ result: 'accepted' });
     deps.metrics.alertsAccepted.inc(alerts.length);
@@ -64,9 +74,9 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       ctx.body = 'pong\n';
     },
     '/readyz': async (ctx) => {
-      const ok = await deps.ready();
-      ctx.status = ok ? 200 : 503;
-      ctx.body = { status: ok ? 'ready' : 'redis unreachable' };
+      const { ready, body } = await deps.ready();
+      ctx.status = ready ? 200 : 503;
+      ctx.body = body;
     },
     '/metrics': async (ctx) => {
       ctx.type = deps.metrics.registry.contentType;
@@ -76,6 +86,7 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
 
   app.use(async (ctx) => {
     try {
+      if (deps.api && (await deps.api(ctx))) return;
       if (ctx.method === 'GET' || ctx.method === 'HEAD') {
         const handler = getRoutes[ctx.path];
         if (handler) return await handler(ctx);

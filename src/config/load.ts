@@ -28,9 +28,11 @@ export interface FalconetConfig {
   dedup: { window: number };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
+  spool: { dir: string; maxBytes: number; deadline: number };
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
+  dlq: { maxAge: number; maxPerOutput: number };
   log: { level: string };
 }
 

@@ -67,18 +67,38 @@ export const rootSchema = z.strictObject({
   /** Named output instances; each `type` is one folder of outputs/. Validated per type. */
   outputs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'output names use letters, digits, - and _'), z.unknown()),
   routes: z.array(routeSchema).min(1),
+  /** Dead letters (src/dlq): alerts an output or the router could not take, kept apart for `falconet dlq`. */
+  dlq: z
+    .strictObject({
+      /** Records whose last attempt is older are pruned. */
+      maxAge: duration.default(14 * 24 * 3600 * 1000),
+      /** At most this many records per output; the oldest are pruned first. */
+      maxPerOutput: z.number().int().min(1).max(10_000_000).default(100_000),
+    })
+    .default({ maxAge: 14 * 24 * 3600 * 1000, maxPerOutput: 100_000 }),
   worker: z
     .strictObject({
       /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */
-      lockDuration: duration.default(30_000),
+      // 8 s / 3 s: a kill -9'd worker's jobs run again within ~11 s (README, "Failure and recovery").
+      lockDuration: duration.default(8_000),
       /** How often workers look for stalled jobs and put them back to be processed again. */
-      stalledInterval: duration.default(30_000),
+      stalledInterval: duration.default(3_000),
       /** Stalls one job may survive before it is failed (dead-lettered) as a poison job. */
       maxStalledCount: z.number().int().min(0).max(100).default(5),
       /** `falconet worker` serves GET /metrics and /healthz here (0: a free port; the collector serves its own). */
       metricsPort: z.number().int().min(0).max(65535).default(2802),
     })
-    .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5, metricsPort: 2802 }),
+    .default({ lockDuration: 8_000, stalledInterval: 3_000, maxStalledCount: 5, metricsPort: 2802 }),
+  spool: z
+    .strictObject({
+      /** The collector's write-ahead log for when Redis cannot take a write (one subdirectory per redis.prefix). */
+      dir: z.string().min(1).default('data/spool'),
+      /** Largest spool on disk; when full (and Redis unreachable) requests get 503. */
+      maxBytes: byteSize.default(1024 ** 3),
+      /** A Redis write not answered within this goes to the spool instead. */
+      deadline: duration.default(500),
+    })
+    .default({ dir: 'data/spool', maxBytes: 1024 ** 3, deadline: 500 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

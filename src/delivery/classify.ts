@@ -1,8 +1,5 @@
 import { DeliveryError, type FailureReason } from './errors.js';
 
-/** The longest pause a Retry-After may impose; a bogus header must not stall an output for days. */
-export const MAX_RETRY_AFTER_MS = 300_000;
-
 export interface ClassifyOptions {
   /** Extra statuses to retry beyond 408, 429 and 5xx. */
   retryOn?: number[];
@@ -47,7 +44,10 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), clamped to [0, 5 min]. */
+/**
+ * Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in ms; a past date is 0. Not
+ * capped here: the delivery classify stage caps it by the output's `retry.maxRetryAfter`.
+ */
 export function parseRetryAfter(value: string | undefined, now: () => number = Date.now): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const trimmed = value.trim();
@@ -58,7 +58,7 @@ export function parseRetryAfter(value: string | undefined, now: () => number = D
     if (Number.isNaN(at)) return undefined;
     ms = at - now();
   }
-  return Math.min(Math.max(Math.ceil(ms), 0), MAX_RETRY_AFTER_MS);
+  return Math.max(Math.ceil(ms), 0);
 }
 
 /** Classifies a transport failure (no HTTP status): always retryable. */

@@ -1,111 +1,100 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Alert } from '../alert/alert.js';
-import { parseJson, stringifyJson } from '../alert/json.js';
 import type { OutputInstance } from '../config/load.js';
+import type { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryJobData } from '../queue/names.js';
 import type { Output } from '../../outputs/types.js';
-import { DeliveryError, isDeliveryError } from './errors.js';
+import { classifyAttempt, type Outcome } from './stages/classify.js';
+import { createDeadLetterStage } from './stages/dead-letter.js';
+import { createIsolateStage } from './stages/isolate.js';
+import { createRecordStage } from './stages/record.js';
+import { createSendStage } from './stages/send.js';
 
 export interface DeliverDeps {
   output: Output;
   instance: OutputInstance;
   metrics: Metrics;
   logger: Logger;
+  deadLetters: DeadLetterStore;
   /** Pauses this output's queue (all workers) for `ms`, for Retry-After. */
   pause(ms: number): Promise<void>;
-  /** Records alerts a destination rejected item by item as a failed (dead-letter) job. */
-  deadLetter(rejected: Array<{ json: string; reason: string }>): Promise<void>;
   /** Thrown to put the job back without spending an attempt while the queue is paused. */
   rateLimitError(): Error;
   shutdown: AbortSignal;
+  now?: () => number;
 }
 
 /**
- * Processes one delivery job: sends its alerts through the output and turns the outcome into what
- * BullMQ understands. Retryable errors are rethrown (BullMQ backs off and retries), permanent ones
- * become UnrecoverableError (straight to the failed set, our dead letters), Retry-After pauses the
- * whole output. Per-item outcomes shrink the job to the alerts still to retry.
+ * One output's delivery chain, as Alertmanager's notify pipeline is one chain of stages per
+ * integration. The whole chain, in order:
+ *
+ *   storm control → overflow → queue → rate limit → send → isolate → classify → dead-letter → record → settle
+ *
+ * - storm control (`outputs.<name>.dedup`) and overflow (`overflow`) run on the router side, before
+ *   an alert is queued (src/noise, built with fan-out): they fold repeats and backlog into digests.
+ * - queue: the output's BullMQ delivery queue, one job per alert or per batch (src/router/stages/fanout.ts).
+ * - rate limit: the queue's BullMQ limiter (`rateLimit`), and the queue-wide pause a Retry-After sets;
+ *   both hold in Redis for every worker (src/worker/service.ts, startDelivery).
+ * - send (stages/send.ts): the output's `send` under the timeout and shutdown signal; never throws.
+ * - isolate (stages/isolate.ts): a batch the output could not even build is sent again alert by
+ *   alert, so one alert it cannot render is dead-lettered alone.
+ * - classify (stages/classify.ts): the send's one Outcome: delivered, rejected per item, retried
+ *   (with or without a pause), or dead because the error is permanent or the retry budget
+ *   (`retry.attempts`, `retry.maxDuration`, Retry-After capped by `retry.maxRetryAfter`) is spent.
+ * - dead-letter (stages/dead-letter.ts): dead alerts to src/dlq, one record per alert and output.
+ * - record (stages/record.ts): metrics and the log line, each alert counted once per send.
+ * - settle (here): tells BullMQ: complete, retry the remaining alerts with backoff, or pause and retry.
+ *
+ * A job ends completed once each of its alerts was delivered or dead-lettered; BullMQ's failed set
+ * is no longer where dead letters live (it holds only jobs a crash loop gave up on).
  */
 export function createDeliveryProcessor(deps: DeliverDeps) {
-  const { instance, metrics } = deps;
-  const name = instance.name;
-  const log = deps.logger;
+  const { instance } = deps;
+  const now = deps.now ?? Date.now;
+  const send = createSendStage(deps.output, instance.config.timeout, deps.shutdown, now);
+  const isolate = createIsolateStage(send);
+  const deadLetter = createDeadLetterStage(deps.deadLetters, instance.name, now);
+  const record = createRecordStage(deps.metrics, deps.logger, instance.name);
+  const budget = { maxDuration: instance.config.retry.maxDuration, maxRetryAfter: instance.config.retry.maxRetryAfter };
 
   return async (job: Job<DeliveryJobData>): Promise<void> => {
-    if (job.data.rejected) throw new UnrecoverableError(job.data.rejected.join('; '));
-    const alerts = job.data.alerts.map((text) => parseJson(text) as unknown as Alert);
-    const deadline = sendDeadline(instance.config.timeout, deps.shutdown);
-    const stopTimer = metrics.deliverySeconds.startTimer({ output: name });
-    try {
-      const result = await deps.output.send(alerts, { signal: deadline.signal });
-      stopTimer();
-      const rejected = result?.rejected ?? [];
-      const retry = result?.retry ?? [];
-      const ok = alerts.length - rejected.length - retry.length;
-      if (ok > 0) metrics.delivered.inc({ output: name, status: 'ok' }, ok);
-      if (rejected.length > 0) {
-        metrics.delivered.inc({ output: name, status: 'rejected' }, rejected.length);
-        await deps.deadLetter(rejected.map((r) => ({ json: stringifyJson(r.alert), reason: r.reason })));
-      }
-      if (retry.length > 0) {
-        metrics.delivered.inc({ output: name, status: 'retry' }, retry.length);
-        await job.updateData({ alerts: retry.map((a) => stringifyJson(a)) });
-        throw new DeliveryError(`${retry.length} of ${alerts.length} alerts must be retried`, {
-          retryable: true,
-          reason: 'rejected_item',
-        });
-      }
-    } catch (err) {
-      stopTimer();
-      throw await failure(err, job, alerts.length);
-    } finally {
-      deadline.done();
-    }
+    if (job.data.rejected) return legacyDeadLetter(job);
+    const attempt = await isolate(await send(job.data.alerts));
+    const history = {
+      attemptsMade: job.attemptsMade,
+      attempts: job.opts.attempts ?? 1,
+      firstAttemptAt: job.data.firstAttemptAt,
+      sends: job.data.sends ?? 0,
+    };
+    const outcome = classifyAttempt(attempt, history, budget, now());
+    await deadLetter(outcome);
+    record(outcome, job.id);
+    await settle(job, outcome);
   };
 
-  async function failure(err: unknown, job: Job<DeliveryJobData>, count: number): Promise<Error> {
-    if (!isDeliveryError(err)) {
-      // A bug in an output (or a payload it cannot build) will not fix itself by retrying.
-      metrics.deliveryFailures.inc({ output: name, reason: 'invalid_payload' });
-      metrics.delivered.inc({ output: name, status: 'failed' }, count);
-      log.error({ err, job: job.id }, 'output failed unexpectedly; job moved to dead letters');
-      return new UnrecoverableError(`output error: ${(err as Error)?.message ?? String(err)}`);
+  async function settle(job: Job<DeliveryJobData>, outcome: Outcome): Promise<void> {
+    const retry = outcome.retry;
+    if (!retry) return;
+    // The job shrinks to what is left to send and remembers its history for the budget.
+    await job.updateData({ ...job.data, alerts: retry.texts, firstAttemptAt: outcome.firstAttemptAt, sends: outcome.sends });
+    if (retry.pauseMs !== undefined) {
+      await deps.pause(retry.pauseMs);
+      throw deps.rateLimitError();
     }
-    metrics.deliveryFailures.inc({ output: name, reason: err.reason });
-    if (err.retryAfterMs !== undefined && err.retryable) {
-      log.warn({ job: job.id, status: err.status, pauseMs: err.retryAfterMs }, 'destination asked to wait; pausing output');
-      await deps.pause(err.retryAfterMs);
-      return deps.rateLimitError();
-    }
-    const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (!err.retryable || last) {
-      metrics.delivered.inc({ output: name, status: 'failed' }, count);
-      log.error({ job: job.id, reason: err.reason, status: err.status, err: err.message }, 'delivery failed for good');
-      return err.retryable ? err : new UnrecoverableError(err.message);
-    }
-    log.warn({ job: job.id, reason: err.reason, status: err.status, attempt: job.attemptsMade + 1, err: err.message }, 'delivery failed; will retry');
-    return err;
+    throw retry.error;
   }
-}
 
-/**
- * The signal of one send: aborted at the output's timeout or at shutdown. Hand-rolled rather than
- * AbortSignal.any(AbortSignal.timeout(), shutdown): on Node 20 that pair costs a few percent of the
- * worker's CPU per job and keeps every job's signal referenced from the long-lived shutdown signal.
- */
-function sendDeadline(timeoutMs: number, shutdown: AbortSignal): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('send timed out', 'TimeoutError')), timeoutMs);
-  const onShutdown = () => controller.abort(shutdown.reason);
-  if (shutdown.aborted) onShutdown();
-  else shutdown.addEventListener('abort', onShutdown, { once: true });
-  return {
-    signal: controller.signal,
-    done() {
-      clearTimeout(timer);
-      shutdown.removeEventListener('abort', onShutdown);
-    },
-  };
+  /** A dead letter of the old kind (a job built to fail, from before src/dlq): moved to the store. */
+  async function legacyDeadLetter(job: Job<DeliveryJobData>): Promise<void> {
+    const reasons = job.data.rejected!;
+    const at = now();
+    await deps.deadLetters.add(
+      instance.name,
+      job.data.alerts.map((text, i) => {
+        const alert = JSON.parse(text) as { id?: string; rule?: string };
+        return { id: String(alert.id), rule: String(alert.rule ?? ''), alert: text, reason: reasons[i] ?? reasons.join('; '), attempts: 1, firstAttemptAt: job.timestamp, lastAttemptAt: at };
+      }),
+    );
+  }
 }

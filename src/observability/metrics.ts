@@ -7,8 +7,48 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'falconet_' });
+  /** The collector plugs its spool in here; read at scrape time. */
+  const spoolSource = { bytes: () => 0, oldestReceivedAt: (): number | undefined => undefined };
   return {
     registry,
+    spoolSource,
+    spoolBytes: new Gauge({
+      name: 'falconet_spool_bytes',
+      help: 'Bytes in the collector spool not yet replayed into Redis',
+      registers: [registry],
+      collect() {
+        this.set(spoolSource.bytes());
+      },
+    }),
+    spoolOldestSeconds: new Gauge({
+      name: 'falconet_spool_oldest_seconds',
+      help: 'Age of the oldest alert in the collector spool (0 when empty)',
+      registers: [registry],
+      collect() {
+        const at = spoolSource.oldestReceivedAt();
+        this.set(at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000));
+      },
+    }),
+    spooledAlerts: new Counter({
+      name: 'falconet_spool_spooled_alerts_total',
+      help: 'Alerts the collector wrote to its spool because Redis did not take them in time',
+      registers: [registry],
+    }),
+    replayedAlerts: new Counter({
+      name: 'falconet_spool_replayed_alerts_total',
+      help: 'Alerts replayed from the spool into Redis',
+      registers: [registry],
+    }),
+    spoolFull: new Counter({
+      name: 'falconet_spool_full_total',
+      help: 'Requests refused with 503 because Redis was unreachable and the spool was full',
+      registers: [registry],
+    }),
+    spoolSkippedBytes: new Counter({
+      name: 'falconet_spool_skipped_bytes_total',
+      help: 'Spool bytes skipped on replay because they were not an intact record (a torn tail)',
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'falconet_ingest_requests_total',
       help: 'HTTP requests to the collector ingest endpoint, by result',

@@ -4,12 +4,17 @@ import type { OutputInstance } from '../config/load.js';
 /** Name of the backoff strategy registered on every delivery worker (full jitter). */
 export const JITTER_BACKOFF = 'falconet-jitter';
 
+/**
+ * Ingest jobs: 8 tries, backoff 0.5 s doubling to 32 s (≤ 1 min; ~1 min in all). A poison alert no
+ * longer fails its job (the router dead-letters it alone), so what still fails is a router bug or
+ * Redis refusing writes: such a job stays in the failed set, shown and replayed by `falconet dlq`
+ * (output @router), which prunes it after dlq.maxAge; BullMQ keeps at most 30 days / 10,000.
+ */
 export const INGEST_JOB_OPTIONS: JobsOptions = {
-  attempts: 25,
+  attempts: 8,
   backoff: { type: 'exponential', delay: 500 },
   removeOnComplete: true,
-  // A failed ingest job is a router bug or a week-long Redis problem: keep it for inspection.
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
 };
 
 /**

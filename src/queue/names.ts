@@ -16,6 +16,10 @@ export interface IngestJobData {
 export interface DeliveryJobData {
   /** Normalised alerts (lossless JSON), one unless the output batches. */
   alerts: string[];
-  /** Set on the jobs that carry alerts a destination rejected item by item: they fail at once. */
+  /** Epoch ms of the job's first send, set when a send failed (retry.maxDuration counts from it). */
+  firstAttemptAt?: number;
+  /** Sends so far, set when a send failed (the dead letter's attempt count). */
+  sends?: number;
+  /** Only on jobs written before src/dlq existed (dead letters built to fail); moved to the DLQ. */
   rejected?: string[];
 }

@@ -8,7 +8,8 @@ import type { DeliveryJobData } from '../queue/names.js';
 import { createDedupStage } from './stages/dedup.js';
 import { createEnrichStage } from './stages/enrich.js';
 import { Fanout, type DispatchContext } from './stages/fanout.js';
-import { normalise } from './stages/normalise.js';
+import { DeadLetterStore } from '../dlq/store.js';
+import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
 
@@ -22,6 +23,8 @@ export function createRouterPipeline(
   config: FalconetConfig,
   deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics },
 ) {
+  // Per-alert isolation: a poison alert goes to the dead letters, the rest of the job goes on.
+  const normalise = createNormaliseStage(new DeadLetterStore(deps.redis, { prefix: config.redis.prefix, ...config.dlq }), deps.metrics);
   const enrich = createEnrichStage(config.customFields);
   const priorityFloor = createPriorityFloorStage(config.minimumPriority);
   const dedup = createDedupStage(deps.redis, { prefix: config.redis.prefix, ...config.dedup });
@@ -39,7 +42,7 @@ export function createRouterPipeline(
      * first run). Without one (tools, tests) the batch counts as a fresh job of its own.
      */
     async run(raw: ReadonlyArray<readonly [string, string]>, job: { id: string; replay: boolean } = freshJob()): Promise<void> {
-      const alerts = enrich(normalise(raw));
+      const alerts = enrich(await normalise(raw));
       const severe = priorityFloor(alerts);
       routed.inc({ outcome: 'dropped_priority' }, alerts.length - severe.length);
       const { passed: unique, duplicates } = await dedup(severe, job.id);

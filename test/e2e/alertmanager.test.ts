@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
 import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { deadLetters } from '../helpers/dlq.js';
 
 /** Debian names the binary prometheus-alertmanager; upstream tarballs call it alertmanager. .ci/prepare installs it. */
 const BINARY = ['prometheus-alertmanager', 'alertmanager'].find((name) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0);
@@ -145,5 +146,82 @@ describe('real Alertmanager', () => {
     expect(shells).toHaveLength(1);
     expect(shells[0]!.fingerprint).toBe(shell.fingerprint);
     expect(Date.parse(shells[0]!.startsAt)).toBe(now.getTime()); // earliest startsAt kept
+  });
+});
+
+/**
+ * A reverse proxy in front of the real Alertmanager, as deployments have: it forwards every POST
+ * but can make one alert invalid on the way (endsAt before startsAt), so that the real Alertmanager
+ * gives its own partial answer, or answer 400 itself as a proxy does (an HTML page).
+ */
+async function startProxy(opts: { invalidId?: string; reject?: boolean }) {
+  const { createServer: createHttpServer } = await import('node:http');
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      if (opts.reject) {
+        res.writeHead(400, { 'content-type': 'text/html' });
+        res.end('<html><body><h1>400 Bad Request</h1>proxy: client certificate required</body></html>');
+        return;
+      }
+      const alerts = JSON.parse(Buffer.concat(chunks).toString('utf8')) as AmAlert[];
+      for (const a of alerts) if (a.annotations.falconet_id === opts.invalidId) a.endsAt = new Date(Date.parse(a.startsAt) - 60_000).toISOString();
+      const answer = await fetch(`${amUrl}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(alerts) });
+      res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain' });
+      res.end(await answer.text());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
+    stop: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+describe('real Alertmanager: what counts as a partial success', () => {
+  const amConfig = (url: string) =>
+    testConfig({ dedup: { window: 0 }, outputs: { am: { type: 'alertmanager', urls: [url], batch: { size: 3, interval: '5s' } } }, routes: [{ outputs: ['am'] }] });
+  const batchOf = (tag: string) => {
+    const now = new Date();
+    return [8, 7, 0].map((i) => firedAt(fixtureAlertLines()[i]!, now).replace('"rule":"', `"rule":"${tag} `));
+  };
+
+  it.skipIf(!BINARY)("Alertmanager's own partial answer: the valid alerts are in, only the invalid one is dead-lettered with its reason", async () => {
+    const lines = batchOf('partial');
+    const { alertId } = await import('../../src/collector/decode.js');
+    const proxy = await startProxy({ invalidId: alertId(lines[1]!) });
+    try {
+      pipeline = await startPipeline(amConfig(proxy.url));
+      expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
+      const dlq = deadLetters(pipeline.config);
+      const [letter] = await waitFor(async () => ((await dlq.list('am')).length > 0 ? dlq.list('am') : undefined), { what: 'the dead letter' });
+      expect(letter!.id).toBe(alertId(lines[1]!));
+      expect(letter!.reason).toContain('start time must be before end time');
+      const inAm = (await amAlerts()).map((a) => a.labels.alertname!).filter((n) => n.startsWith('partial '));
+      const rules = lines.map((l) => (JSON.parse(l) as { rule: string }).rule);
+      expect(inAm.sort()).toEqual([rules[0], rules[2]].sort());
+      expect(await dlq.count('am')).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it.skipIf(!BINARY)("a proxy's 400 is a failure: every alert of the batch dead-lettered with the proxy's body in the reason", async () => {
+    const lines = batchOf('proxied');
+    const proxy = await startProxy({ reject: true });
+    try {
+      pipeline = await startPipeline(amConfig(proxy.url));
+      expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
+      const dlq = deadLetters(pipeline.config);
+      const letters = await waitFor(async () => ((await dlq.list('am')).length === 3 ? dlq.list('am') : undefined), { what: 'three dead letters' });
+      for (const l of letters) {
+        expect(l.status).toBe(400);
+        expect(l.reason).toContain('proxy: client certificate required');
+      }
+      expect((await amAlerts()).filter((a) => a.labels.alertname!.startsWith('proxied '))).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { useRig } from '../helpers/rig.js';
+import { deadLetters } from '../helpers/dlq.js';
 
 const rig = useRig();
 let pipeline: Pipeline | undefined;
@@ -86,13 +87,25 @@ describe('elasticsearch bulk with partial failure', () => {
     for (const req of capture.requests) for (const d of parseBulk(req)) sent.set(d.id, (sent.get(d.id) ?? 0) + 1);
     expect(Object.fromEntries(sent)).toEqual({ [ids[0]!]: 1, [ids[1]!]: 2, [ids[2]!]: 1, [ids[3]!]: 1, [ids[4]!]: 2, [ids[5]!]: 1 });
 
-    const failed = await queue.getFailed();
-    expect(failed).toHaveLength(1);
-    const dead = (failed[0]!.data as { alerts: string[] }).alerts.map((a) => lossless(a).id);
-    expect(dead).toEqual([ids[2], ids[5]]);
-    expect(failed[0]!.failedReason).toBe(
-      'document_parsing_exception: [1:240] failed to parse field [output_fields.proc.tty]; ' +
-        'mapper_parsing_exception: object mapping for [output_fields.evt] tried to parse field as object',
-    );
+    // Each rejected item is its own dead letter with its own reason; nothing is left in BullMQ's failed set.
+    expect((await queue.getJobCounts('failed')).failed).toBe(0);
+    const letters = await deadLetters(pipeline.config).list('es');
+    expect(letters.map((l) => lossless(l.alert).id).sort()).toEqual([ids[2], ids[5]].sort());
+    expect(Object.fromEntries(letters.map((l) => [l.id, l.reason]))).toEqual({
+      [ids[2]!]: 'document_parsing_exception: [1:240] failed to parse field [output_fields.proc.tty]',
+      [ids[5]!]: 'mapper_parsing_exception: object mapping for [output_fields.evt] tried to parse field as object',
+    });
+    expect(letters.every((l) => l.attempts === 1 && l.output === 'es')).toBe(true);
+
+    // Each alert counted once per send under one status, each send timed once (2 sends).
+    const metrics = await (await fetch(`${pipeline.collector.url}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}.]/g, '\\$&')} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect({
+      ok: value('falconet_alerts_delivered_total{output="es",status="ok"}'),
+      rejected: value('falconet_alerts_delivered_total{output="es",status="rejected"}'),
+      retry: value('falconet_alerts_delivered_total{output="es",status="retry"}'),
+      failed: value('falconet_alerts_delivered_total{output="es",status="failed"}'),
+      sends: value('falconet_delivery_duration_seconds_count{output="es"}'),
+    }).toEqual({ ok: 4, rejected: 2, retry: 2, failed: 0, sends: 2 });
   });
 });

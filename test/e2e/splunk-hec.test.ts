@@ -4,6 +4,7 @@ import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { useRig } from '../helpers/rig.js';
+import { deadLetters } from '../helpers/dlq.js';
 
 const rig = useRig();
 let pipeline: Pipeline | undefined;
@@ -102,12 +103,15 @@ describe('splunk HEC through the pipeline', () => {
     const first = events(capture.requests[0]!).map((e) => e.event.event.id);
     expect(first).toHaveLength(4);
     const queue = pipeline.queue('hec');
-    const failed = await waitFor(async () => ((await queue.getFailed()).length > 0 ? await queue.getFailed() : undefined), { what: 'dead letter' });
-    expect(failed).toHaveLength(1);
-    expect(failed[0]!.failedReason).toBe('Splunk HEC: Invalid data format (code 6)');
-    expect((failed[0]!.data as { alerts: string[] }).alerts.map((a) => (JSON.parse(a.replace(/:(\d{16,})/g, ':"$1"')) as { id: string }).id)).toEqual([first[1]]);
+    const dlq = deadLetters(pipeline.config);
+    const letters = await waitFor(async () => ((await dlq.list('hec')).length > 0 ? await dlq.list('hec') : undefined), { what: 'dead letter' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.reason).toBe('Splunk HEC: Invalid data format (code 6)');
+    expect(letters[0]!.id).toBe(first[1]);
+    expect((JSON.parse(letters[0]!.alert.replace(/:(\d{16,})/g, ':"$1"')) as { id: string }).id).toBe(first[1]);
     expect(events(capture.requests[1]!).map((e) => e.event.event.id)).toEqual(first.slice(2));
     await waitFor(async () => (await queue.getCompletedCount()) >= 1, { what: 'the retried job to complete' });
     expect(capture.requests).toHaveLength(2);
+    expect((await queue.getJobCounts('failed')).failed).toBe(0);
   });
 });

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Queue } from 'bullmq';
@@ -17,6 +19,8 @@ export function testConfig(doc: Record<string, unknown>): FalconetConfig {
       listen: { host: '127.0.0.1', port: 0 },
       ...doc,
       redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, ...(doc.redis as object) },
+      // Each test's spool is <dir>/<its prefix>, outside the repository.
+      spool: { dir: join(tmpdir(), 'falconet-test-spool'), ...(doc.spool as object) },
     },
     { ...process.env, REDIS_URL: undefined },
   );

@@ -4,6 +4,7 @@ import { falcoHeaders } from '../helpers/fixtures.js';
 import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { useRig } from '../helpers/rig.js';
+import { deadLetters } from '../helpers/dlq.js';
 
 const rig = useRig();
 let pipeline: Pipeline | undefined;
@@ -52,7 +53,7 @@ describe('delivery failures', () => {
     expect(jobs.map((j) => j.attemptsMade).sort()).toEqual([2, 2, 2]);
   });
 
-  it('a 400 puts the job in the failed set with the reason, at once, and another output is unaffected', async () => {
+  it('a 400 dead-letters the alert with the reason, at once, and another output is unaffected', async () => {
     const bad = await capture();
     bad.fallback = { status: 400, body: '{"error":"field foo is required"}' };
     const good = await capture();
@@ -66,23 +67,28 @@ describe('delivery failures', () => {
         routes: [{ outputs: ['bad', 'good'] }],
       }),
     );
+    const dlq = deadLetters(pipeline.config);
     expect((await pipeline.post(alert('rejected'), falcoHeaders())).status).toBe(200);
-    const failed = await waitFor(async () => {
-      const f = await pipeline!.queue('bad').getFailed();
-      return f.length > 0 ? f : undefined;
+    const letters = await waitFor(async () => {
+      const l = await dlq.list('bad');
+      return l.length > 0 ? l : undefined;
     }, { what: 'a dead letter' });
-    expect(failed).toHaveLength(1);
-    expect(failed[0]!.failedReason).toMatch(/HTTP 400/);
-    expect(failed[0]!.failedReason).toContain('field foo is required');
-    expect(failed[0]!.attemptsMade).toBe(1);
-    expect(JSON.parse(failed[0]!.data.alerts[0]).rule).toBe('rejected');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.reason).toMatch(/HTTP 400/);
+    expect(letters[0]!.reason).toContain('field foo is required');
+    expect(letters[0]).toMatchObject({ output: 'bad', rule: 'rejected', status: 400, attempts: 1 });
+    expect(JSON.parse(letters[0]!.alert).rule).toBe('rejected');
     // Not retried: one request only, even though 5 attempts were allowed.
     expect(bad.requests).toHaveLength(1);
+    // The dead letter left the live queue: its job completed, nothing failed or waits.
+    const q = pipeline.queue('bad');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the job settled' });
+    expect(await q.getJobCounts('failed', 'waiting', 'delayed')).toEqual({ failed: 0, waiting: 0, delayed: 0 });
     await waitFor(() => good.requests.length === 1, { what: 'the good output delivered' });
     expect(ruleOf(good.requests[0]!)).toBe('rejected');
     // And the bad output keeps trying new alerts (it is not stopped by a dead letter).
     expect((await pipeline.post(alert('second'), falcoHeaders())).status).toBe(200);
-    await waitFor(async () => (await pipeline!.queue('bad').getFailed()).length === 2, { what: 'second dead letter' });
+    await waitFor(async () => (await dlq.list('bad')).length === 2, { what: 'second dead letter' });
     await waitFor(() => good.requests.length === 2, { what: 'second good delivery' });
   });
 
@@ -123,6 +129,78 @@ describe('delivery failures', () => {
     const q = pipeline.queue('slow');
     await waitFor(async () => (await q.getJobCounts('completed')).completed === 3, { what: 'slow jobs completed' });
     expect((await q.getJobCounts('failed')).failed).toBe(0);
+  });
+
+  it('Retry-After: 0 and a Retry-After date in the past are retried promptly, not paused', async () => {
+    const sink = await capture();
+    const seen = new Map<string, number>();
+    const { answered, fn } = recording((req) => {
+      const n = (seen.get(ruleOf(req)) ?? 0) + 1;
+      seen.set(ruleOf(req), n);
+      if (n > 1) return { status: 200 };
+      const retryAfter = ruleOf(req) === 'zero' ? '0' : new Date(Date.now() - 3_600_000).toUTCString();
+      return { status: 429, headers: { 'retry-after': retryAfter }, body: 'slow down' };
+    });
+    sink.fallback = fn;
+    pipeline = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        // A pause would last maxRetryAfter (1 h here): far beyond the deadline below.
+        outputs: { o: { type: 'webhook', url: sink.url, retry: { attempts: 5, backoff: '50ms', maxRetryAfter: '1h' } } },
+        routes: [{ outputs: ['o'] }],
+      }),
+    );
+    for (const r of ['zero', 'past']) expect((await pipeline.post(alert(r), falcoHeaders())).status).toBe(200);
+    await waitFor(() => answered.filter((a) => a.status === 200).length === 2, { timeoutMs: 20_000, what: 'both delivered after their 429' });
+    for (const r of ['zero', 'past']) expect(answered.filter((a) => a.rule === r).map((a) => a.status), r).toEqual([429, 200]);
+    expect(await deadLetters(pipeline.config).list('o')).toEqual([]);
+  });
+
+  it('an endless 429 with Retry-After is dead-lettered after retry.maxDuration and never sent again', async () => {
+    const sink = await capture();
+    sink.fallback = { status: 429, headers: { 'retry-after': '1' }, body: 'quota exceeded' };
+    pipeline = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: { o: { type: 'webhook', url: sink.url, retry: { attempts: 2, backoff: '50ms', maxDuration: '3s' } } },
+        routes: [{ outputs: ['o'] }],
+      }),
+    );
+    expect((await pipeline.post(alert('limited'), falcoHeaders())).status).toBe(200);
+    const dlq = deadLetters(pipeline.config);
+    const [letter] = await waitFor(async () => {
+      const l = await dlq.list('o');
+      return l.length > 0 ? l : undefined;
+    }, { timeoutMs: 30_000, what: 'the dead letter' });
+    expect(letter!.reason).toContain('HTTP 429: quota exceeded');
+    expect(letter!.reason).toContain('retry.maxDuration');
+    expect(letter!.status).toBe(429);
+    // More sends than retry.attempts: Retry-After pauses do not spend attempts, but they do spend time.
+    expect(letter!.attempts).toBeGreaterThan(2);
+    expect(letter!.lastAttemptAt - letter!.firstAttemptAt).toBeLessThan(3000);
+    // Nothing left that could send it again: the job is completed, none waits, is delayed or active.
+    const q = pipeline.queue('o');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the job completed' });
+    expect(await q.getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
+    expect(sink.requests).toHaveLength(letter!.attempts);
+  });
+
+  it('one alert an output cannot render fails alone: the rest of its batch is delivered', async () => {
+    const am = await capture();
+    pipeline = await rig.pipeline(
+      testConfig({ dedup: { window: 0 }, outputs: { am: { type: 'alertmanager', urls: [am.url], batch: { size: 3, interval: '5s' } } }, routes: [{ outputs: ['am'] }] }),
+    );
+    // The collector accepts this time (Date.parse does); Alertmanager's payload cannot express it.
+    const far = JSON.stringify({ rule: 'far future', priority: 'Warning', time: '+275760-09-13T00:00:00Z', hostname: 'node-1' });
+    const lines = [alert('before'), far, alert('after')];
+    expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
+    const dlq = deadLetters(pipeline.config);
+    const [letter] = await waitFor(async () => ((await dlq.count('am')) === 1 ? dlq.list('am') : undefined), { what: 'the dead letter' });
+    expect(letter).toMatchObject({ rule: 'far future', reason: 'output error: Invalid time value' });
+    const posted = am.requests.flatMap((r) => (JSON.parse(r.body) as Array<{ labels: { alertname: string } }>).map((a) => a.labels.alertname));
+    expect(posted.sort()).toEqual(['after', 'before']);
+    const q = pipeline.queue('am');
+    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the batch job completed' });
   });
 
   it('a pause of an output queue holds for every worker, also on outputs without a rateLimit', async () => {

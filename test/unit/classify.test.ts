@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_RETRY_AFTER_MS, classifyHttpStatus, networkError, parseRetryAfter } from '../../src/delivery/classify.js';
+import { classifyHttpStatus, networkError, parseRetryAfter } from '../../src/delivery/classify.js';
 import { DeliveryError } from '../../src/delivery/errors.js';
 import { jitterBackoff } from '../../src/queue/job-options.js';
 
@@ -73,10 +73,9 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Thu, 12 Jun 2025 08:00:30 GMT', now)).toBe(30_000);
     expect(parseRetryAfter('Thu, 12 Jun 2025 07:59:00 GMT', now)).toBe(0);
   });
-  it('clamps to 5 minutes', () => {
-    expect(MAX_RETRY_AFTER_MS).toBe(300_000);
-    expect(parseRetryAfter('86400')).toBe(MAX_RETRY_AFTER_MS);
-    expect(parseRetryAfter('Fri, 13 Jun 2025 08:00:00 GMT', now)).toBe(MAX_RETRY_AFTER_MS);
+  it('is not capped here (the classify stage caps it by retry.maxRetryAfter)', () => {
+    expect(parseRetryAfter('86400')).toBe(86_400_000);
+    expect(parseRetryAfter('Fri, 13 Jun 2025 08:00:00 GMT', now)).toBe(86_400_000);
   });
   it('missing or unparseable → undefined', () => {
     expect(parseRetryAfter(undefined)).toBeUndefined();

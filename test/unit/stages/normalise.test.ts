@@ -64,3 +64,23 @@ describe('normalise stage', () => {
     });
   });
 });
+
+describe('normaliseEach (per-alert isolation)', () => {
+  it('sets aside an alert that throws or nests too deep, keeps the others in order', async () => {
+    const { normaliseEach, MAX_NESTING } = await import('../../../src/router/stages/normalise.js');
+    const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    const ok = (i: number) => [`ok${i}`, JSON.stringify({ ...base, rule: `R${i}`, output_fields: { list: [[1, 2]], 'evt.time': 1 } })] as const;
+    const overflow = ['overflow', `{"rule":"P","priority":"Notice","time":"2025-06-12T08:00:00Z","output_fields":{"evt.time":1749715200123456789,"x":${deep(100_000)}}}`] as const;
+    const tooDeep = ['deep', `{"rule":"P","priority":"Notice","time":"2025-06-12T08:00:00Z","output_fields":{"x":${deep(MAX_NESTING)}}}`] as const;
+    const justFits = ['fits', `{"rule":"P","priority":"Notice","time":"2025-06-12T08:00:00Z","output_fields":{"x":${deep(MAX_NESTING - 1)}}}`] as const;
+    const { alerts, poisoned } = normaliseEach([ok(1), overflow, ok(2), tooDeep, justFits]);
+    expect(alerts.map((a) => a.id)).toEqual(['ok1', 'ok2', 'fits']);
+    expect(poisoned.map((p) => [p.id, p.error])).toEqual([
+      ['overflow', 'Maximum call stack size exceeded'],
+      ['deep', `output_fields nest deeper than ${MAX_NESTING} levels`],
+    ]);
+    expect(poisoned[1]!.text).toBe(tooDeep[1]);
+    // The stage that throws on the first bad alert is still there for callers that want it.
+    expect(() => normalise([ok(3), overflow])).toThrow(/call stack/);
+  });
+});
