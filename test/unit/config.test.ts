@@ -109,7 +109,8 @@ describe('REDIS_URL', () => {
 describe('defaults and shipped configs', () => {
   it('fills the documented defaults', () => {
     const c = buildConfig({ outputs: { c: { type: 'stdout' } }, routes: [{ outputs: ['c'] }] }, {});
-    expect(c.listen).toEqual({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024 });
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 });
+    expect(c.auth).toEqual({ tokens: [], clientCerts: [] });
     expect(c.minimumPriority).toBe('Debug');
     expect(c.dedup.window).toBe(60_000);
     expect(c.outputs.c!.config).toMatchObject({ timeout: 10_000, concurrency: 4, retry: { attempts: 10, backoff: 1000, maxBackoff: 60_000 } });
