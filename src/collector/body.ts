@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, createInflate, createInflateRaw } from 'node:zlib';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -33,7 +33,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
   if (declared > limit) throw new BodyTooLargeError(limit);
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   let body: Buffer;
-  if (encoding === 'identity' || encoding === '') body = await collect(req, limit, req);
+  if (encoding === 'identity' || encoding === '') body = await collect(req, limit);
   else if (encoding === 'gzip' || encoding === 'x-gzip') body = await decompress(req, limit, true);
   else if (encoding === 'deflate') body = await decompress(req, limit, false);
   else throw new BadBodyError(415, 'unsupported_encoding', `Content-Encoding ${JSON.stringify(encoding).slice(0, 40)} is not supported; use gzip, deflate or none`);
@@ -43,13 +43,13 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
   return body.toString('utf8');
 }
 
-async function collect(req: IncomingMessage, limit: number, source: AsyncIterable<Buffer>): Promise<Buffer> {
+async function collect(source: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of source) {
     size += chunk.length;
     if (size > limit) {
-      req.resume();
+      if (source instanceof Readable) source.resume();
       throw new BodyTooLargeError(limit);
     }
     chunks.push(chunk);
@@ -62,29 +62,59 @@ async function collect(req: IncomingMessage, limit: number, source: AsyncIterabl
  * senders disagree on zlib-wrapped (RFC 9110) or raw deflate: the first byte tells them apart.
  */
 async function decompress(req: IncomingMessage, limit: number, gzip: boolean): Promise<Buffer> {
-  const chunks = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const first = await chunks.next();
-  if (first.done) return Buffer.alloc(0);
-  const decoder = gzip ? createGunzip() : isZlibHeader(first.value) ? createInflate() : createInflateRaw();
-  const input = Readable.from(
-    (async function* () {
-      yield first.value;
-      for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-    })(),
-  );
-  pipeline(input, decoder, () => undefined);
+  const first = await firstChunk(req);
+  if (!first) return Buffer.alloc(0);
+  const decoder = gzip ? createGunzip() : isZlibHeader(first) ? createInflate() : createInflateRaw();
+  // pipe, not the request's async iterator: that one would keep the request paused after a refusal,
+  // and a paused request never sees its client leave, so the connection would never close.
+  const aborted = () => {
+    if (!req.complete) decoder.destroy(Object.assign(new Error('the client went away'), { code: 'ECONNRESET' }));
+  };
+  req.once('close', aborted);
+  decoder.write(first);
+  req.pipe(decoder);
   try {
-    return await collect(req, limit, decoder);
+    return await collect(decoder, limit);
   } catch (err) {
     if (err instanceof BodyTooLargeError) throw err;
     if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) {
-      req.resume();
       throw new BadBodyError(400, 'bad_encoding', `the body is not valid ${gzip ? 'gzip' : 'deflate'} data (${(err as Error).message})`);
     }
     throw err;
   } finally {
+    req.off('close', aborted);
+    req.unpipe(decoder);
     decoder.destroy();
+    // Whatever is left of a refused body is read and dropped, so the answer can be sent.
+    req.resume();
   }
+}
+
+/** The first chunk of the body (to pick the decoder), leaving the request paused; undefined when empty. */
+function firstChunk(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      done();
+      req.pause();
+      resolve(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(undefined);
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
 }
 
 function isZlibHeader(chunk: Buffer): boolean {
