@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
+import { stringifyJson } from '../alert/json.js';
 import type { AuthConfig } from '../config/schema.js';
 import { AlertForbiddenError, type AlertPolicy } from '../collector/decode.js';
 import { ClientCertTable } from './client-certs.js';
@@ -74,7 +75,8 @@ export class Authenticator {
           const ns = fields[key];
           if (ns === undefined || ns === null || ns === '') continue;
           if (typeof ns !== 'string' || !allowed.allows(ns)) {
-            const shown = JSON.stringify(typeof ns === 'string' ? ns.slice(0, 253) : ns)?.slice(0, 260);
+            // A namespace of the wrong type (a number, a big integer, an object) is refused the same way.
+            const shown = stringifyJson(typeof ns === 'string' ? ns.slice(0, 253) : ns).slice(0, 260);
             throw new AlertForbiddenError(
               'namespace_forbidden',
               `${where}output_fields.${key} ${shown} is not a namespace of ${identity.kind === 'token' ? 'token' : 'client certificate'} "${identity.name}" (${allowed.shown}); nothing was accepted`,
