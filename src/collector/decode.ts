@@ -166,8 +166,8 @@ function validateAlert(value: unknown, at: string): void {
   if (!parsePriority(alert.priority as string)) {
     fail('priority', `${JSON.stringify(alert.priority)} is not a Falco priority (one of ${PRIORITY_NAMES_FOR_ERRORS})`);
   }
-  if (typeof alert.time !== 'string' || Number.isNaN(Date.parse(alert.time))) {
-    fail('time', 'required, an RFC 3339 timestamp string');
+  if (typeof alert.time !== 'string' || !plausibleTime(alert.time)) {
+    fail('time', 'required, an RFC 3339 timestamp string (years 0001-9999)');
   }
   const fields = alert.output_fields;
   if (fields !== undefined && fields !== null && (typeof fields !== 'object' || Array.isArray(fields))) {
@@ -180,6 +180,14 @@ function validateAlert(value: unknown, at: string): void {
   if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
     fail('tags', 'must be an array of strings');
   }
+}
+
+// Date.parse also reads "+275760-09-13T00:00:00Z": adding an expiry to such a time throws later, in delivery.
+const LAST_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
+function plausibleTime(time: string): boolean {
+  const ms = Date.parse(time);
+  return ms >= FIRST_MS && ms <= LAST_MS;
 }
 
 // "<time>: <Priority> <rendered output>" — Falco's text line; internal messages have the same prefix.

@@ -31,7 +31,7 @@ const falcoShaped = fc
     {
       rule: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('Terminal shell in container', 'Read sensitive file untrusted') }, { weight: 1, arbitrary: fieldValue }),
       priority: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...PRIORITIES, 'warning', 'INFO') }, { weight: 1, arbitrary: fieldValue }),
-      time: fc.oneof({ weight: 6, arbitrary: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()) }, { weight: 1, arbitrary: fieldValue }),
+      time: fc.oneof({ weight: 6, arbitrary: fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((d) => d.toISOString()) }, { weight: 1, arbitrary: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()) }, { weight: 1, arbitrary: fieldValue }),
       output: fc.oneof({ weight: 8, arbitrary: hostileString }, { weight: 1, arbitrary: fieldValue }),
       hostname: fc.oneof({ weight: 8, arbitrary: hostileString }, { weight: 1, arbitrary: fieldValue }),
       source: fc.oneof({ weight: 8, arbitrary: fc.constantFrom('syscall', 'k8s_audit', 'okta', '') }, { weight: 1, arbitrary: fieldValue }),

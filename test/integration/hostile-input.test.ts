@@ -117,6 +117,14 @@ describe('collector: hostile input, bounded before parsing', () => {
     await stillServing(p);
   });
 
+  it('a time Date.parse reads but no output can add to (year +275760) is 400, not a poison job in delivery', async () => {
+    const { p } = await start();
+    const res = await send(p.collector.url, alert({ time: '+275760-09-13T00:00:00.000Z' }), {});
+    expect(res).toMatchObject({ status: 400, body: { error: 'invalid_alert' } });
+    expect(res.body.detail).toMatch(/^time: /);
+    await stillServing(p);
+  });
+
   it('invalid UTF-8 is 400 naming the byte offset', async () => {
     const { p } = await start();
     const text = Buffer.from(alert({ output: 'abc' }));
