@@ -65,7 +65,7 @@ async function dumpRedis(redis: Redis, prefix: string): Promise<string> {
         : type === 'hash' ? await redis.hgetall(key)
         : type === 'list' ? await redis.lrange(key, 0, -1)
         : type === 'set' ? await redis.smembers(key)
-        : type === 'zset' ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+        : type === 'zset' ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
         : type === 'stream' ? await redis.xrange(key, '-', '+')
         : type;
       parts.push(`${key} ${JSON.stringify(value)}`);
