@@ -127,5 +127,24 @@ describe('defaults and shipped configs', () => {
     const c = loadConfigFile(join(root, 'config/falconet.example.yaml'), new Proxy({}, { get: (_t, k) => (typeof k !== 'string' || k === 'REDIS_URL' ? undefined : k.endsWith('_URL') ? `https://hooks.example/test-${k}` : `test-${k}`) }));
     expect(Object.keys(c.outputs).length).toBeGreaterThan(1);
     expect(c.routes.length).toBeGreaterThan(1);
+    // Auth is on in the example, its tokens from the environment.
+    expect(c.auth.tokens.map((t) => [t.name, t.token])).toEqual([['team1-nodes', 'test-FALCONET_TOKEN_TEAM1'], ['platform-nodes', 'test-FALCONET_TOKEN_PLATFORM']]);
+  });
+
+  it('refuses bad auth and listen keys naming the key path', () => {
+    const base = { outputs: { c: { type: 'stdout' } }, routes: [{ outputs: ['c'] }] };
+    const issues = (doc: Record<string, unknown>) => {
+      try {
+        buildConfig({ ...base, ...doc }, {});
+      } catch (err) {
+        return (err as ConfigError).issues.map((i) => i.path.join('.'));
+      }
+      return [];
+    };
+    expect(issues({ auth: { tokens: [{ name: 't', token: 'short' }] } })).toEqual(['auth.tokens.0.token']);
+    expect(issues({ auth: { tokens: [{ name: 't', token: 'x'.repeat(20), tenants: 'a' }] } })).toEqual(['auth.tokens.0.tenants']);
+    expect(issues({ auth: { clientCerts: [{ subject: 'falco-team1' }] } })).toEqual(['auth.clientCerts.0.subject']);
+    expect(issues({ listen: { tls: { cert: '/c' } } })).toEqual(['listen.tls.key']);
+    expect(issues({ routes: [{ match: { tenant: 'team1', cluster: '/^prod-/' }, outputs: ['c'] }] })).toEqual([]);
   });
 });
