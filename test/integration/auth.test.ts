@@ -65,8 +65,11 @@ describe('collector auth: tokens', () => {
     expect((await p.post('', {}, '/test')).status).toBe(401);
     expect((await fetch(`${p.collector.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${p.collector.url}/readyz`)).status).toBe(200);
+    // /api/* (the DLQ routes) needs a token too, whatever the method.
+    expect((await fetch(`${p.collector.url}/api/dlq`)).status).toBe(401);
+    expect((await fetch(`${p.collector.url}/api/dlq`, { headers: { authorization: `Bearer ${PLATFORM}` } })).status).not.toBe(401);
     const text = await metrics();
-    expect(text).toMatch(/falconet_auth_refused_total\{identity="unknown",reason="missing"\} 2/);
+    expect(text).toMatch(/falconet_auth_refused_total\{identity="unknown",reason="missing"\} 3/);
     expect(text).toMatch(/falconet_auth_refused_total\{identity="unknown",reason="invalid"\} 2/);
     expect(text).not.toContain('not-the-token');
     expect(text).not.toContain(TEAM1.slice(0, 10));

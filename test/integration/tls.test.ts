@@ -105,6 +105,14 @@ describe('collector over TLS', () => {
       return f !== before ? f : undefined;
     }, { timeoutMs: 15_000, what: 'the rotated certificate to be served' });
     expect(after).not.toBe(before);
+    // SIGHUP re-reads at once (kill -HUP <pid>); emitted here, so the test runner lives on.
+    await exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'new.key'), '-out', join(dir, 'new.pem')]);
+    renameSync(join(dir, 'new.key'), key);
+    renameSync(join(dir, 'new.pem'), cert);
+    process.emit('SIGHUP', 'SIGHUP');
+    const third = await peerFingerprint(port);
+    expect([before, after]).not.toContain(third);
   });
 });
 
