@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PRIORITY_NAMES_FOR_ERRORS, parsePriority } from '../alert/priority.js';
 import { parseJson, stringifyJson, type JsonObject } from '../alert/json.js';
-import { checkJsonLimits, hasProtoKey, MAX_ALERT_KEYS, MAX_JSON_DEPTH } from './json-limits.js';
+import { checkJsonLimits, checkValueLimits, hasProtoKey, MAX_ALERT_KEYS, MAX_JSON_DEPTH, SCAN_TEXT_ABOVE } from './json-limits.js';
+import { stampText } from './stamp.js';
 
 /** A request body that cannot be accepted; the collector answers 400 with these two fields. */
 export class BadAlertError extends Error {
@@ -132,7 +133,8 @@ function decodeArray(text: string, policy: AlertPolicy | undefined): RawAlert[] 
 }
 
 function decodeObject(text: string, where: string, policy: AlertPolicy | undefined): RawAlert {
-  enforceLimits(text, 0, () => where);
+  // A large body is scanned before parsing (200,000 keys take long to build); a small one after.
+  if (text.length > SCAN_TEXT_ABOVE) enforceLimits(text, 0, () => where);
   let value: unknown;
   try {
     // Plain JSON.parse is enough to validate: the text itself, not this value, is what gets stored.
@@ -140,15 +142,29 @@ function decodeObject(text: string, where: string, policy: AlertPolicy | undefin
   } catch (err) {
     throw new BadAlertError('invalid_json', `${where}${(err as Error).message}`);
   }
+  if (text.length <= SCAN_TEXT_ABOVE) {
+    const problem = checkValueLimits(value);
+    if (problem === 'depth') throw new BadAlertError('json_too_deep', `${where}nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (problem === 'keys') throw new BadAlertError('json_too_many_keys', `${where}more than ${MAX_ALERT_KEYS} keys in one alert`);
+  }
   refuseProtoKeys(text, () => value, where);
   validateAlert(value, where);
   policy?.check(value as Record<string, unknown>, where);
-  if (policy?.stamp) {
+  if (policy?.stamp && changesSomething(value as JsonObject, policy.stamp)) {
     // The stored text changes only for a stamped alert; the id stays the hash of what was sent.
+    // Spliced into the text when that is unambiguous, else re-serialised losslessly.
+    const spliced = stampText(text, value as JsonObject, policy.stamp);
+    if (spliced !== undefined) return [alertId(text), spliced];
     const exact = parseJson(text) as JsonObject;
-    if (stamped(exact, policy)) return [alertId(text), stringifyJson(exact)];
+    stamped(exact, policy);
+    return [alertId(text), stringifyJson(exact)];
   }
   return [alertId(text), text];
+}
+
+function changesSomething(alert: JsonObject, stamp: Readonly<Record<string, string | undefined>>): boolean {
+  const fields = alert.output_fields && typeof alert.output_fields === 'object' ? (alert.output_fields as JsonObject) : undefined;
+  return Object.entries(stamp).some(([k, v]) => v !== undefined || (fields !== undefined && Object.prototype.hasOwnProperty.call(fields, k)));
 }
 
 function validateAlert(value: unknown, at: string): void {

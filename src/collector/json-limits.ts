@@ -45,6 +45,35 @@ export function checkJsonLimits(text: string, itemDepth: 0 | 1): JsonLimitProble
   return undefined;
 }
 
+/**
+ * The same limits on an already parsed alert (depth from the alert object = 1), stopping at the
+ * first problem: for small bodies this walk is cheaper than scanning the text.
+ */
+export function checkValueLimits(value: unknown): JsonLimitProblem['kind'] | undefined {
+  let keys = 0;
+  const walk = (node: unknown, depth: number): JsonLimitProblem['kind'] | undefined => {
+    if (node === null || typeof node !== 'object') return undefined;
+    if (depth > MAX_JSON_DEPTH) return 'depth';
+    if (Array.isArray(node)) {
+      for (const v of node) {
+        const problem = walk(v, depth + 1);
+        if (problem) return problem;
+      }
+      return undefined;
+    }
+    for (const key in node) {
+      if (++keys > MAX_ALERT_KEYS) return 'keys';
+      const problem = walk((node as Record<string, unknown>)[key], depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  return walk(value, 1);
+}
+
+/** Bodies up to this size are checked after JSON.parse (V8 parses any depth iteratively); larger ones before. */
+export const SCAN_TEXT_ABOVE = 16 * 1024;
+
 /** True when a parsed value holds an own `__proto__` key anywhere (JSON.parse makes it a plain key). */
 export function hasProtoKey(value: unknown, depth = 0): boolean {
   if (value === null || typeof value !== 'object' || depth > MAX_JSON_DEPTH + 1) return false;

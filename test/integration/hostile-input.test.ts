@@ -110,6 +110,9 @@ describe('collector: hostile input, bounded before parsing', () => {
     const probe = fetch(`${p.collector.url}/healthz`);
     expect(await wide).toMatchObject({ status: 400, body: { error: 'json_too_many_keys' } });
     expect((await probe).status).toBe(200);
+    // A small body 40 deep (checked after parsing, the path every Falco alert takes) likewise.
+    const small = await send(p.collector.url, alert({ output_fields: { x: JSON.parse('['.repeat(40) + ']'.repeat(40)) } }), {});
+    expect(small).toMatchObject({ status: 400, body: { error: 'json_too_deep' } });
     // Depth 32 is still fine (real alerts nest 2-3 levels).
     expect((await send(p.collector.url, alert({ output: 'nested ok', output_fields: { x: JSON.parse('['.repeat(30) + ']'.repeat(30)) } }), {})).status).toBe(200);
     await waitFor(() => sink.requests.length === 1, { what: 'the one acceptable alert' });
