@@ -98,7 +98,10 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
 
   const server = await startCollectorServer(config.listen, app.callback(), log);
   const port = server.port;
-  log.info({ port, host: config.listen.host, tls: !!config.listen.tls, plainPort: server.plainPort, redis: redisUrl, spool: spool.dir }, 'collector listening');
+  log.info(
+    { port, host: config.listen.host, tls: !!config.listen.tls, plainPort: server.plainPort, auth: { tokens: config.auth.tokens.length, clientCerts: config.auth.clientCerts.length }, redis: redisUrl, spool: spool.dir },
+    'collector listening',
+  );
 
   return {
     url: server.url,
