@@ -151,13 +151,15 @@ function decodeObject(text: string, where: string, policy: AlertPolicy | undefin
   validateAlert(value, where);
   policy?.check(value as Record<string, unknown>, where);
   if (policy?.stamp && changesSomething(value as JsonObject, policy.stamp)) {
-    // The stored text changes only for a stamped alert; the id stays the hash of what was sent.
-    // Spliced into the text when that is unambiguous, else re-serialised losslessly.
+    // Spliced into the text when that is unambiguous, else re-serialised losslessly. The id hashes
+    // the stamped text: a duplicate POST by one sender keeps its id, the same bytes from another
+    // tenant are another alert.
     const spliced = stampText(text, value as JsonObject, policy.stamp);
-    if (spliced !== undefined) return [alertId(text), spliced];
+    if (spliced !== undefined) return [alertId(spliced), spliced];
     const exact = parseJson(text) as JsonObject;
     stamped(exact, policy);
-    return [alertId(text), stringifyJson(exact)];
+    const json = stringifyJson(exact);
+    return [alertId(json), json];
   }
   return [alertId(text), text];
 }
@@ -229,8 +231,8 @@ function textAlert(text: string, receivedAt: number, policy: AlertPolicy | undef
     output_fields: {},
     tags: [],
   };
-  stamped(alert, policy);
+  const sender = stamped(alert, policy) ? `\n${JSON.stringify(alert.output_fields)}` : '';
   const json = JSON.stringify(alert);
-  // Hash the text, not the JSON holding the receipt time, so a duplicate POST keeps its id.
-  return [alertId(text), json];
+  // Hash the text (and the sender's stamp), not the JSON holding the receipt time, so a duplicate POST keeps its id.
+  return [alertId(text + sender), json];
 }

@@ -141,5 +141,10 @@ describe('collector auth: tokens', () => {
     expect(byOutput['overwritten']!['falconet.tenant']).toBe('team1');
     expect(bodies(team1).map((b) => b.output).sort()).toEqual(['from team1', 'overwritten']);
     expect(team2.requests).toHaveLength(0);
+    // The same bytes from another sender are another alert (ids hash the stamped alert), not a duplicate.
+    expect((await p.post(alert({ 'k8s.ns.name': 'team1' }, { output: 'from team1' }), bearer(PLATFORM))).status).toBe(200);
+    await waitFor(() => all.requests.length >= 4, { what: 'the platform copy' });
+    const copies = bodies(all).filter((b) => b.output === 'from team1');
+    expect(copies.map((b) => b.output_fields['falconet.tenant'] ?? 'none').sort()).toEqual(['none', 'team1']);
   });
 });

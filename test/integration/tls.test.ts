@@ -87,6 +87,20 @@ describe('collector over TLS', () => {
     expect(JSON.parse(sink.requests[0]!.body).output_fields).toMatchObject({ 'falconet.tenant': 'team1', 'falconet.cluster': 'prod-eu-1' });
   });
 
+  it('with a CA but no requireClientCert: a client certificate or a token authenticates, neither gets 401', async () => {
+    const token = 'team2-token-0123456789abcdef';
+    const { p, sink } = await start(
+      { cert: fixture('server.pem'), key: fixture('server.key'), ca: fixture('ca.pem') },
+      { auth: { clientCerts: [{ subject: 'CN=falconet-client', tenant: 'team1' }], tokens: [{ name: 'team2-nodes', token, tenant: 'team2' }] } },
+    );
+    const ca = ['--cacert', fixture('ca.pem')];
+    expect(await curl([...ca, ...post, `${p.collector.url}/`])).toMatchObject({ code: 0, status: '401' });
+    expect(await curl([...ca, '--cert', fixture('client.pem'), '--key', fixture('client.key'), ...post, `${p.collector.url}/`])).toMatchObject({ status: '200' });
+    expect(await curl([...ca, ...post, p.collector.url.replace('https://', `https://falco:${token}@`) + '/'])).toMatchObject({ status: '200' });
+    await waitFor(() => sink.requests.length === 2, { what: 'both alerts' });
+    expect(sink.requests.map((r) => JSON.parse(r.body).output_fields['falconet.tenant']).sort()).toEqual(['team1', 'team2']);
+  });
+
   it('re-reads the certificate when its file changes, without a restart', async () => {
     const cert = join(dir, 'server.pem');
     const key = join(dir, 'server.key');
