@@ -72,12 +72,25 @@ export async function startWorker(
     return counts.reduce((a, b) => a + b, 0);
   });
   const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  const running = new Map<string, Promise<void>>();
   const routerWorker = new Worker<IngestJobData>(
     INGEST_QUEUE,
     async (job) => {
       await throttle.admit();
+      const id = job.id!;
+      // A job whose lock lapsed while this process still ran it (an event loop starved for longer
+      // than half the lock) comes back to this same process: let the first run finish and write
+      // its fan-out ledger, so the second queues only what is left instead of a second copy.
+      const earlier = running.get(id);
+      if (earlier) await earlier.catch(() => undefined);
       // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
-      await pipeline.run(job.data.alerts, { id: job.id!, replay: job.attemptsStarted > 1 });
+      const run = pipeline.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
+      running.set(id, run);
+      try {
+        await run;
+      } finally {
+        if (running.get(id) === run) running.delete(id);
+      }
     },
     {
     connection: redis,
@@ -91,6 +104,7 @@ export async function startWorker(
   routerWorker.on('completed', (job) => pipeline.completed(job.id!));
   const digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
+  routerWorker.on('stalled', (jobId) => log.warn({ job: jobId }, 'ingest job stalled (its lock lapsed); it runs again'));
   routerWorker.on('error', onRedisError);
 
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
@@ -135,6 +149,7 @@ export async function startWorker(
       },
     });
     worker.on('error', onRedisError);
+    worker.on('stalled', (jobId) => olog.warn({ job: jobId }, 'delivery job stalled (its lock lapsed); it runs again, its alerts may be sent twice'));
     return { worker, output, http };
   }
 
