@@ -16,6 +16,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
+# The collector's spool (spool.dir: data/spool) lives here; mount a volume on it.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 2801
 ENTRYPOINT ["node", "bin/falconet.js"]

@@ -81,6 +81,33 @@ export const tlsConfig = z.strictObject({
   insecureSkipVerify: z.boolean().default(false),
 });
 
+const ALERT_FIELD = /^(rule|priority|source|hostname|output|tags|output_fields\..+)$/;
+
+/**
+ * Storm control for one output (`outputs.<name>.dedup`): inside `window` the first alert of a key
+ * goes out at once, the rest are counted and sent as one digest when the window ends.
+ */
+export const stormControlConfig = z.strictObject({
+  window: duration.refine((v) => v > 0, 'must be more than 0 (leave dedup out to send every alert)').default(300_000),
+  /** Alert fields that make alerts "the same storm", e.g. [rule, output_fields.k8s.ns.name]. */
+  key: z
+    .array(z.string().regex(ALERT_FIELD, 'an alert field: rule, priority, source, hostname, output, tags or output_fields.<key>'))
+    .min(1)
+    .default(['rule']),
+});
+
+/**
+ * What a rate-limited output does when its backlog exceeds `after` (time to drain at its rate):
+ * `digest` folds further alerts into digests (by `dedup.key`, else by rule) for `window`;
+ * `queue` keeps queueing everything. The default comes from the output type.
+ */
+export const overflowConfig = z.strictObject({
+  mode: z.enum(['digest', 'queue']).optional(),
+  after: duration.refine((v) => v > 0, 'must be more than 0').default(60_000),
+  /** How long one overflow digest collects (default: `dedup.window`, else 1m). */
+  window: duration.refine((v) => v > 0, 'must be more than 0').optional(),
+});
+
 /** A mustache template, parsed at config load so a typo fails `falconet check`, not a delivery. */
 const mustacheTemplate = z.string().superRefine((value, ctx) => {
   try {
@@ -108,6 +135,8 @@ export const commonOutputShape = {
   messageFormat: mustacheTemplate.optional(),
   /** Mustache template for the title (chat outputs). */
   title: mustacheTemplate.optional(),
+  dedup: stormControlConfig.optional(),
+  overflow: overflowConfig.optional(),
 };
 
 export type CommonOutputConfig = {
@@ -121,4 +150,6 @@ export type CommonOutputConfig = {
   batch?: z.infer<typeof batchConfig>;
   messageFormat?: string;
   title?: string;
+  dedup?: z.infer<typeof stormControlConfig>;
+  overflow?: z.infer<typeof overflowConfig>;
 };

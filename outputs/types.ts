@@ -28,6 +28,12 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
    */
   defaultRateLimit?: { max: number; per: number };
   /**
+   * `overflow.mode` when the instance sets none: `digest` for chat and paging destinations, where
+   * a message hours late is worthless and a summary is what people read; `queue` (the default)
+   * for stores and SIEMs that must get every event.
+   */
+  defaultOverflow?: 'digest' | 'queue';
+  /**
    * Statuses the destination documents as success although the shared classifier would not
    * (e.g. Alertmanager's 400 for a partially valid batch); the conformance suite expects them to resolve.
    */

@@ -11,6 +11,7 @@ import { normalise } from '../../src/router/stages/normalise.js';
 import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { alertmanagerOutput } from './index.js';
+import { digestFixture } from '../../test/helpers/digest-fixture.js';
 import { alertmanagerEndpoint, buildAlertmanagerAlert, buildAlertmanagerBody, sanitiseLabelName, type PostableAlert } from './payload.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
@@ -38,6 +39,16 @@ function expectGolden(name: string, actual: unknown): void {
 describe('alertmanager payload', () => {
   it('matches the golden batch for syscall, k8s_audit, plugin and internal alerts', () => {
     expectGolden('batch', JSON.parse(buildAlertmanagerBody(fixtures(), DEFAULTS)));
+  });
+
+  it('refreshes the storm\'s alert with a digest: same labels (fingerprint), digest annotations, first to last event', () => {
+    const digest = buildAlertmanagerAlert(digestFixture(), DEFAULTS);
+    expectGolden('digest', digest);
+    const sample = normalise([['fixture-23', fixtureAlertLines()[23]!]])[0]!;
+    expect(digest.labels).toEqual(buildAlertmanagerAlert(sample, DEFAULTS).labels);
+    expect(digest.annotations.summary).toBe('Drop and execute new binary in container ×523 on 12 pods in team2, 10:01:02–10:05:40 UTC');
+    expect(digest.annotations.falconet_suppressed).toBe('523');
+    expect(digest.startsAt).toBe('2025-06-12T10:01:02.123Z');
   });
 
   it('keeps the label set bounded, classic-named and free of empty values', () => {

@@ -2,6 +2,7 @@ import { DEFAULT_SEVERITY } from '../common.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
+import { causeText, countsLine, digestOf, digestSummary } from '../../src/noise/digest.js';
 
 
 export interface AlertmanagerPayloadOptions {
@@ -76,7 +77,28 @@ export function buildAlertmanagerAlert(alert: Alert, opts: AlertmanagerPayloadOp
   put('time', alert.time);
   put('falconet_id', alert.id);
 
-  const startsMs = eventTimeMs(alert);
+  let startsMs = eventTimeMs(alert);
+  // A digest has the labels of the storm's alerts (same fingerprint): Alertmanager refreshes that
+  // alert, from the first folded event to the last, with the digest's counts as annotations.
+  const digest = digestOf(alert);
+  if (digest) {
+    annotations.summary = digestSummary(alert, digest);
+    annotations.description = causeText(digest);
+    annotations.falconet_suppressed = String(digest.suppressed);
+    for (const [name, counts] of [['falconet_hosts', digest.hosts], ['falconet_namespaces', digest.namespaces], ['falconet_pods', digest.pods]] as const) {
+      const line = countsLine(counts);
+      if (line !== '') annotations[name] = line;
+    }
+    const first = Date.parse(digest.firstTime);
+    if (!Number.isNaN(first)) startsMs = first;
+    const last = Date.parse(digest.lastTime);
+    return {
+      labels,
+      annotations,
+      startsAt: new Date(startsMs).toISOString(),
+      endsAt: new Date((Number.isNaN(last) ? startsMs : last) + opts.expiresAfter).toISOString(),
+    };
+  }
   return {
     labels,
     annotations,

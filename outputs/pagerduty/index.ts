@@ -27,6 +27,7 @@ export const pagerdutyOutput: OutputDefinition<typeof options> = {
   batching: 'single',
   // PagerDuty's documented limit: about 120 events per minute per integration key.
   defaultRateLimit: { max: 120, per: 60_000 },
+  defaultOverflow: 'digest',
   secretKeys: ['routingKey'],
   example: (baseUrl) => ({ type: 'pagerduty', routingKey: 's3cr3tR0utingKey0123456789abcdef', url: `${baseUrl}/v2/enqueue` }),
   create(config, { http }) {

@@ -11,6 +11,7 @@ import { normalise } from '../../src/router/stages/normalise.js';
 import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { pagerdutyOutput } from './index.js';
+import { digestFixture } from '../../test/helpers/digest-fixture.js';
 import { buildPagerDutyBody, buildPagerDutyEvent, MAX_REQUEST_BYTES, pagerdutyEndpoint, type PagerDutyPayloadOptions } from './payload.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
@@ -47,6 +48,17 @@ function alertWith(fields: Record<string, unknown>): Alert {
 describe('pagerduty payload', () => {
   it.each(Object.entries(CASES))('matches the golden event for %s', (name, index) => {
     expectGolden(name, buildPagerDutyBody(allFixtures()[index]!, OPTS)!);
+  });
+
+  it('sends a digest as a trigger with the storm\'s dedup_key and the digest in its details', () => {
+    const digest = digestFixture();
+    const body = buildPagerDutyBody(digest, OPTS)!;
+    expectGolden('digest', body);
+    const sample = allFixtures()[23]!;
+    const event = buildPagerDutyEvent(digest, OPTS);
+    expect(event.dedup_key).toBe(buildPagerDutyEvent(sample, OPTS).dedup_key);
+    expect(event.payload.summary).toBe('[Critical] Drop and execute new binary in container ×523 on 12 pods in team2, 10:01:02–10:05:40 UTC');
+    expect(event.payload.custom_details.digest).toMatchObject({ suppressed: 523, first_time: '2025-06-12T10:01:02.123456789Z', pods: { distinct: 12, others: 33 } });
   });
 
   it('maps severity from priority (never constant), overridable by severityMap', () => {

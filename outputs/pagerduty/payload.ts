@@ -3,6 +3,7 @@ import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/
 import { displayValue, stringifyJson, type JsonObject } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { dedupKey } from '../../src/router/stages/dedup.js';
+import { digestOf, digestSummary } from '../../src/noise/digest.js';
 
 export type PagerDutySeverity = Severity;
 
@@ -39,6 +40,8 @@ function truncate(text: string, max: number): string {
 
 /** `[Critical] <rule> on <host> (ns/pod)`: what the on-call engineer reads first. */
 export function pagerdutySummary(alert: Alert): string {
+  const digest = digestOf(alert);
+  if (digest) return truncate(`[${alert.priority}] ${digestSummary(alert, digest)}`, SUMMARY_MAX_CHARS);
   const where = [alertNamespace(alert), alertPod(alert)].filter((v) => v !== undefined).join('/');
   const host = alert.hostname ? ` on ${alert.hostname}` : '';
   return truncate(`[${alert.priority}] ${alert.rule}${host}${where ? ` (${where})` : ''}`, SUMMARY_MAX_CHARS);
@@ -85,6 +88,8 @@ interface PagerDutyEvent {
       alert_id: string;
       output_fields: JsonObject;
       trimmed_fields?: string[];
+      /** A storm-control digest: what was folded since the first alert of this dedup_key. */
+      digest?: { suppressed: number; first_time: string; last_time: string; cause: string; hosts: JsonObject; namespaces: JsonObject; pods: JsonObject };
     };
   };
 }
@@ -120,6 +125,21 @@ export function buildPagerDutyEvent(alert: Alert, opts: PagerDutyPayloadOptions)
       },
     },
   };
+  // A digest keeps the storm's dedup_key (it carries the first folded alert's fields), so
+  // PagerDuty updates the open incident's details instead of paging again.
+  const digest = digestOf(alert);
+  if (digest) {
+    const counts = (c: typeof digest.hosts): JsonObject => ({ distinct: c.distinct, top: c.top.map((t) => ({ name: t.name, count: t.count })), others: c.others });
+    event.payload.custom_details.digest = {
+      suppressed: digest.suppressed,
+      first_time: digest.firstTime,
+      last_time: digest.lastTime,
+      cause: digest.cause,
+      hosts: counts(digest.hosts),
+      namespaces: counts(digest.namespaces),
+      pods: counts(digest.pods),
+    };
+  }
   return event;
 }
 

@@ -20,6 +20,7 @@ export const slackOutput: OutputDefinition<typeof options> = {
   batching: 'single',
   // Slack: 1 message per second per webhook; it answers 429 + Retry-After above that.
   defaultRateLimit: { max: 1, per: 1000 },
+  defaultOverflow: 'digest',
   secretKeys: ['webhookUrl'],
   example: (baseUrl) => ({ type: 'slack', webhookUrl: `${baseUrl}/services/T0000/B0000/s3cr3tSlackPathToken` }),
   create(config, { http }) {

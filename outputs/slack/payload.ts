@@ -2,6 +2,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, truncate, type ChatField } from '../chat-fields.js';
 import { renderMessage, renderTitle } from '../template.js';
+import { causeText, countsLine, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
 
 /** Slack's limits (outputs.md §1.3). */
 export const SLACK_LIMITS = {
@@ -95,6 +96,8 @@ function fieldSections(fields: ChatField[], maxSections: number, textBudget: num
 
 /** One Slack message per alert: a coloured attachment holding Block Kit blocks (outputs.md §1.5). */
 export function buildSlackMessage(alert: Alert, opts: SlackPayloadOptions): SlackMessage {
+  const digest = digestOf(alert);
+  if (digest) return buildSlackDigest(alert, digest, opts);
   const title = renderTitle(opts, alert).trim() || alert.rule;
   const fallback = mrkdwn(title, SLACK_LIMITS.topLevelText);
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_LIMITS.headerText) } }];
@@ -121,6 +124,36 @@ export function buildSlackMessage(alert: Alert, opts: SlackPayloadOptions): Slac
   if (omitted > 0) context.push(`${omitted} more fields not shown`);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(context.join(' · '), SLACK_LIMITS.sectionText) }] });
 
+  const message: SlackMessage = { text: fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
+  if (opts.channel) message.channel = opts.channel;
+  if (opts.username) message.username = opts.username;
+  return message;
+}
+
+/**
+ * A storm-control or overflow digest: "Terminal shell in container ×523 on 12 pods in team2,
+ * 10:01:02–10:05:40 UTC" as the header, why the alerts were folded, where they came from (top
+ * hosts, namespaces, pods, the rest summed) and the first folded alert's output as an example.
+ */
+export function buildSlackDigest(alert: Alert, info: DigestInfo, opts: SlackPayloadOptions): SlackMessage {
+  const summary = digestSummary(alert, info);
+  const fallback = mrkdwn(summary, SLACK_LIMITS.topLevelText);
+  const lines = [causeText(info)];
+  if (info.example !== '') lines.push(`*Example:* ${escapeMrkdwn(info.example)}`);
+  const fields: ChatField[] = [
+    { title: 'Hosts', value: countsLine(info.hosts) },
+    { title: 'Namespaces', value: countsLine(info.namespaces) },
+    { title: 'Pods', value: countsLine(info.pods) },
+    { title: 'First event', value: info.firstTime },
+    { title: 'Last event', value: info.lastTime },
+    { title: 'Priority', value: alert.priority },
+  ].filter((f) => f.value !== '');
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncate(summary, SLACK_LIMITS.headerText) } },
+    { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SLACK_LIMITS.sectionText) } },
+    { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn' as const, text: fieldText(f) })) },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`digest ${alert.id} · ${info.suppressed} alerts`, SLACK_LIMITS.sectionText) }] },
+  ];
   const message: SlackMessage = { text: fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
   if (opts.channel) message.channel = opts.channel;
   if (opts.username) message.username = opts.username;

@@ -9,6 +9,7 @@ import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { slackOutput } from './index.js';
 import { buildSlackMessage, SLACK_LIMITS, type SlackBlock, type SlackMessage } from './payload.js';
+import { digestFixture } from '../../test/helpers/digest-fixture.js';
 
 const lines = fixtureAlertLines();
 const fixture = (index: number): Alert => normalise([[`fixture-${index}`, lines[index]!]])[0]!;
@@ -27,6 +28,15 @@ describe('Slack payload', () => {
       await expect(`${JSON.stringify(message, null, 2)}\n`).toMatchFileSnapshot(`golden/${name}.json`);
     });
   }
+
+  it('renders a digest natively: the summary as header, where the alerts came from as fields', async () => {
+    const message = buildSlackMessage(digestFixture(), defaults);
+    await expect(`${JSON.stringify(message, null, 2)}\n`).toMatchFileSnapshot('golden/digest.json');
+    expect(message.text).toBe('Drop and execute new binary in container ×523 on 12 pods in team2, 10:01:02–10:05:40 UTC');
+    const texts = blockTexts(message).join('\n');
+    expect(texts).toContain('nginx-7d9c-a ×200, nginx-7d9c-b ×150, nginx-7d9c-c ×80, nginx-7d9c-d ×40, nginx-7d9c-e ×20, 7 others ×33');
+    expect(texts).toContain('523 repeats suppressed by storm control');
+  });
 
   it('fits Slack limits for every fixture alert and shows numbers, int64 and null fields', () => {
     for (let i = 0; i < lines.length; i++) {

@@ -21,6 +21,7 @@ export const teamsOutput: OutputDefinition<typeof options> = {
   batching: 'single',
   // Teams throttles webhooks above ~4 requests per second.
   defaultRateLimit: { max: 4, per: 1000 },
+  defaultOverflow: 'digest',
   secretKeys: ['webhookUrl'],
   example: (baseUrl) => ({
     type: 'teams',

@@ -2,6 +2,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, truncate, type ChatField } from '../chat-fields.js';
 import { renderMessage, renderTitle } from '../template.js';
+import { causeText, countsLine, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
 
 /**
  * Teams rejects messages above 28 KB, and only in the flow's run history (the caller still gets
@@ -115,13 +116,16 @@ function messageCard(c: CardContent): object {
 
 /** The JSON body for one alert: a Workflows Adaptive Card message, or a legacy MessageCard. */
 export function buildTeamsBody(alert: Alert, opts: TeamsPayloadOptions): string {
-  const content: CardContent = {
-    title: truncate(renderTitle(opts, alert).trim() || alert.rule, 200),
-    output: renderMessage(opts, alert),
-    facts: alertChatFields(alert),
-    priority: alert.priority,
-    time: alert.time,
-  };
+  const digest = digestOf(alert);
+  const content: CardContent = digest
+    ? digestContent(alert, digest)
+    : {
+        title: truncate(renderTitle(opts, alert).trim() || alert.rule, 200),
+        output: renderMessage(opts, alert),
+        facts: alertChatFields(alert),
+        priority: alert.priority,
+        time: alert.time,
+      };
   const render = opts.format === 'messagecard' ? messageCard : adaptiveMessage;
   let body = '';
   for (const level of SHRINK_LEVELS) {
@@ -129,4 +133,19 @@ export function buildTeamsBody(alert: Alert, opts: TeamsPayloadOptions): string 
     if (Buffer.byteLength(body) <= TEAMS_MAX_BODY_BYTES) break;
   }
   return body;
+}
+
+/** A digest card: the summary as title, why and an example as text, where from as facts. */
+function digestContent(alert: Alert, info: DigestInfo): CardContent {
+  const facts: ChatField[] = [
+    { title: 'Hosts', value: countsLine(info.hosts) },
+    { title: 'Namespaces', value: countsLine(info.namespaces) },
+    { title: 'Pods', value: countsLine(info.pods) },
+    { title: 'First event', value: info.firstTime },
+    { title: 'Last event', value: info.lastTime },
+    { title: 'Rule', value: alert.rule },
+    { title: 'Priority', value: alert.priority },
+  ].filter((f) => f.value !== '');
+  const text = [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n\n');
+  return { title: truncate(digestSummary(alert, info), 200), output: text, facts, priority: alert.priority, time: info.lastTime };
 }

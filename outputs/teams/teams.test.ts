@@ -8,6 +8,7 @@ import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { teamsOutput } from './index.js';
 import { buildTeamsBody, TEAMS_MAX_BODY_BYTES } from './payload.js';
+import { digestFixture } from '../../test/helpers/digest-fixture.js';
 
 const lines = fixtureAlertLines();
 const fixture = (index: number): Alert => normalise([[`fixture-${index}`, lines[index]!]])[0]!;
@@ -37,6 +38,14 @@ describe('Teams payload', () => {
     const body = JSON.parse(buildTeamsBody(fixture(23), { format: 'messagecard' })) as unknown;
     await expect(`${JSON.stringify(body, null, 2)}\n`).toMatchFileSnapshot('golden/syscall-int64.messagecard.json');
   });
+
+  for (const format of ['adaptive', 'messagecard'] as const) {
+    it(`renders a digest natively as a ${format} card`, async () => {
+      const body = JSON.parse(buildTeamsBody(digestFixture(), { format })) as unknown;
+      await expect(`${JSON.stringify(body, null, 2)}\n`).toMatchFileSnapshot(`golden/digest.${format}.json`);
+      expect(JSON.stringify(body)).toContain('Drop and execute new binary in container ×523 on 12 pods in team2, 10:01:02–10:05:40 UTC');
+    });
+  }
 
   it('sends every fixture alert whole (no shrinking needed) and within the budget', () => {
     for (let i = 0; i < lines.length; i++) {

@@ -1,16 +1,19 @@
+import ms from 'ms';
 import type { FalconetConfig } from '../config/load.js';
 import { redactOutputConfig } from '../config/redact.js';
 import { redactUrl } from '../delivery/redact.js';
+import { describeNoise } from '../noise/policy.js';
 
 /** `falconet check`: what the config means, with every secret redacted. */
 export function printCheck(config: FalconetConfig, path: string): void {
   const lines = [`config ${path} is valid`, '', `redis: ${redactUrl(config.redis.url)} (prefix ${config.redis.prefix})`];
   lines.push(`listen: ${config.listen.host}:${config.listen.port}`, `minimumPriority: ${config.minimumPriority}`);
-  lines.push(`dedup: ${config.dedup.window > 0 ? `${config.dedup.window} ms on ${config.dedup.key.join(', ')}` : 'off'}`, '', 'outputs:');
+  lines.push(`dedup: ${config.dedup.window > 0 ? `exact duplicates of one Falco event dropped for ${ms(config.dedup.window)}` : 'off'}`, '', 'outputs:');
   for (const inst of Object.values(config.outputs)) {
     const shown = redactOutputConfig(inst.config, inst.definition.secretKeys);
     const batch = inst.batchSize > 1 ? `, batches of ${inst.batchSize}` : '';
     lines.push(`  ${inst.name} (${inst.definition.type}${batch}): ${JSON.stringify(shown)}`);
+    lines.push(`    noise: ${describeNoise(inst)}`);
   }
   lines.push('', 'routes (in order; the first match wins unless continue):');
   for (const [i, route] of config.routes.entries()) {

@@ -8,6 +8,7 @@ import { createMetrics, setMetricsDefaults } from '../observability/metrics.js';
 import { startMetricsServer } from '../observability/metrics-server.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
+import { AbortedError } from '../queue/connection.js';
 import { printCheck } from './check.js';
 import { runDlqCommand } from './dlq.js';
 import { importSidekickCommand } from './import-sidekick.js';
@@ -80,50 +81,75 @@ export async function main(argv: string[]): Promise<number> {
   return run(command, config);
 }
 
+/** Every role exits this long after SIGTERM at the latest (Kubernetes' default grace is 30 s). */
+const SHUTDOWN_GRACE_MS = 25_000;
+
 async function run(role: Role, config: FalconetConfig): Promise<number> {
   const logger = createLogger(config.log.level);
+  // Signals are handled from the first moment: a role waiting for Redis still stops on SIGTERM.
+  const starting = new AbortController();
+  let onSignal: (signal: string) => void = (signal) => {
+    logger.info({ signal }, 'shutting down while starting');
+    starting.abort();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
   let embedded: EmbeddedRedis | undefined;
   try {
-    // Only `start` (the one-command default) may start a Redis; split roles expect a real one.
-    embedded = await ensureRedis(config.redis.url, { embedded: role === 'start' && config.redis.embedded, logger });
+    // Only `start` (the one-command default) may start a Redis; every other role waits for its own.
+    embedded = await ensureRedis(config.redis.url, { embedded: role === 'start' && config.redis.embedded, logger, role });
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
-    console.error(`falconet: ${err.message}`);
-    return 1;
+    logger.error({ role }, `${err.message}\nStarting anyway: alerts are spooled and work resumes when Redis answers.`);
   }
   const metrics = createMetrics();
-  const parts: Array<{ stop(): Promise<void> }> = [];
+  const parts: Array<{ stop(): Promise<void>; collector?: boolean }> = [];
   try {
-    if (role !== 'collector') parts.push(await startWorker(config, logger, metrics));
     if (role === 'worker') {
+      // Up (and answering /healthz) while it waits for Redis.
       const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort);
       logger.info({ port: server.port }, 'worker metrics listening');
       parts.push(server);
     }
-    if (role !== 'worker') parts.push(await startCollector(config, logger, metrics));
+    // The collector first: it accepts (into the spool) even while Redis is unreachable.
+    if (role !== 'worker') parts.push(Object.assign(await startCollector(config, logger, metrics), { collector: true }));
+    if (role !== 'collector') parts.push(await startWorker(config, logger, metrics, { signal: starting.signal }));
   } catch (err) {
-    logger.fatal({ err }, 'could not start');
-    await stopAll(parts, embedded, logger);
-    return 1;
+    if (!(err instanceof AbortedError)) logger.fatal({ err }, 'could not start');
+    await stopAll(stopOrder(parts), embedded, logger);
+    return err instanceof AbortedError ? 0 : 1;
+  }
+  if (starting.signal.aborted) {
+    await stopAll(stopOrder(parts), embedded, logger);
+    return 0;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const onSignal = (signal: string) => {
+    onSignal = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      // The collector was started last: stop it first so nothing new arrives while workers drain.
-      stopAll(parts.reverse(), embedded, logger).then(
-        () => resolve(0),
+      const cap = setTimeout(() => {
+        logger.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown did not finish in time; exiting (unfinished jobs return to other workers)');
+        resolve(1);
+      }, SHUTDOWN_GRACE_MS);
+      cap.unref();
+      stopAll(stopOrder(parts), embedded, logger).then(
+        () => (clearTimeout(cap), resolve(0)),
         (err) => {
+          clearTimeout(cap);
           logger.error({ err }, 'error during shutdown');
           resolve(1);
         },
       );
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
   });
+}
+
+/** The collector first (nothing new arrives while workers drain), then the rest newest first. */
+function stopOrder(parts: Array<{ stop(): Promise<void>; collector?: boolean }>) {
+  return [...parts.filter((p) => p.collector), ...parts.filter((p) => !p.collector).reverse()];
 }
 
 async function stopAll(parts: Array<{ stop(): Promise<void> }>, embedded: EmbeddedRedis | undefined, logger: Logger) {

@@ -2,19 +2,24 @@ import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
-import { BodyTooLargeError, readBody } from './body.js';
-import { BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { authMiddleware, requestIdentity } from '../auth/middleware.js';
+import { BadBodyError, BodyTooLargeError, readBody } from './body.js';
+import { AlertForbiddenError, BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
+import { SpoolFullError } from './spool.js';
 
 export interface CollectorDeps {
   maxBodySize: number;
-  /** Resolves once the alerts are in Redis; rejects when they could not be written. */
+  /** Resolves once the alerts are in Redis or the spool; rejects when they could not be written. */
   ingest(alerts: RawAlert[], receivedAt: number): Promise<void>;
-  /** True when Redis answers. */
-  ready(): Promise<boolean>;
+  /** Whether the collector accepts alerts, and what /readyz shows (Redis, spool). */
+  ready(): Promise<{ ready: boolean; body: Record<string, unknown> }>;
   metrics: Metrics;
   logger: Logger;
   /** Extra HTTP endpoints (the dead-letter API, src/dlq/routes.ts); true when it answered the request. */
   api?: (ctx: Context) => Promise<boolean>;
+  /** Inbound auth (src/auth); absent or with nothing configured, every request is let in. */
+  auth?: Authenticator;
 }
 
 function reply(ctx: Context, status: number, error: string, detail: string): void {
@@ -33,22 +38,43 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
 
   async function ingest(ctx: Context, body: string, contentType: string | undefined): Promise<void> {
     const receivedAt = Date.now();
+    const identity = requestIdentity(ctx);
     let alerts: RawAlert[];
     try {
-      alerts = decodeAlerts(body, contentType, receivedAt);
+      alerts = decodeAlerts(body, contentType, receivedAt, identity && deps.auth?.policy(identity));
     } catch (err) {
+      if (err instanceof AlertForbiddenError) {
+        deps.metrics.requests.inc({ result: 'forbidden' });
+        deps.auth?.refused(identity, 'namespace');
+        log.info({ identity: identity?.name, detail: err.detail }, 'refused alerts outside the sender\'s namespaces');
+        return reply(ctx, 403, err.code, err.detail);
+      }
       if (!(err instanceof BadAlertError)) throw err;
       deps.metrics.requests.inc({ result: 'rejected' });
       log.debug({ code: err.code, detail: err.detail }, 'rejected request');
       return reply(ctx, 400, err.code, err.detail);
     }
+    const wait = identity ? deps.auth!.admit(identity, alerts.length) : 0;
+    if (wait > 0) {
+      deps.metrics.requests.inc({ result: 'rate_limited' });
+      deps.auth?.refused(identity, 'rate_limited');
+      ctx.set('Retry-After', String(wait));
+      return reply(ctx, 429, 'rate_limited', `"${identity!.name}" may post ${identity!.rateLimit} alerts per second (auth rateLimit); nothing was accepted`);
+    }
     try {
       await deps.ingest(alerts, receivedAt);
     } catch (err) {
+      if (err instanceof SpoolFullError) {
+        deps.metrics.requests.inc({ result: 'spool_full' });
+        deps.metrics.spoolFull.inc();
+        log.error({ err: err.message }, 'Redis unreachable and the spool full: refusing alerts');
+        ctx.set('Retry-After', '5');
+        return reply(ctx, 503, 'spool_full', `Redis is unreachable and the spool is full (spool.maxBytes = ${err.maxBytes}); nothing was accepted`);
+      }
       deps.metrics.requests.inc({ result: 'unavailable' });
-      log.warn({ err: (err as Error).message }, 'could not write alerts to Redis');
+      log.warn({ err: (err as Error).message }, 'could not store alerts in Redis or the spool');
       ctx.set('Retry-After', '1');
-      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable); nothing was accepted');
+      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
     }
     deps.metrics.requests.inc({ result: 'accepted' });
     deps.metrics.alertsAccepted.inc(alerts.length);
@@ -66,9 +92,9 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       ctx.body = 'pong\n';
     },
     '/readyz': async (ctx) => {
-      const ok = await deps.ready();
-      ctx.status = ok ? 200 : 503;
-      ctx.body = { status: ok ? 'ready' : 'redis unreachable' };
+      const { ready, body } = await deps.ready();
+      ctx.status = ready ? 200 : 503;
+      ctx.body = body;
     },
     '/metrics': async (ctx) => {
       ctx.type = deps.metrics.registry.contentType;
@@ -76,6 +102,7 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     },
   };
 
+  if (deps.auth?.enabled) app.use(authMiddleware(deps.auth));
   app.use(async (ctx) => {
     try {
       if (deps.api && (await deps.api(ctx))) return;
@@ -94,6 +121,10 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       if (err instanceof BodyTooLargeError) {
         deps.metrics.requests.inc({ result: 'too_large' });
         return reply(ctx, 413, 'body_too_large', `the body exceeds ${deps.maxBodySize} bytes (listen.maxBodySize)`);
+      }
+      if (err instanceof BadBodyError) {
+        deps.metrics.requests.inc({ result: 'rejected' });
+        return reply(ctx, err.status, err.code, err.detail);
       }
       log.error({ err }, 'unexpected error handling a request');
       return reply(ctx, 500, 'internal_error', 'unexpected error; see the collector log');

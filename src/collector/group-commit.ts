@@ -1,5 +1,6 @@
 interface Submission<T> {
   items: T[];
+  weight: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -16,19 +17,40 @@ export class GroupCommitter<T> {
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
     /**
-     * A backlog is cut into writes of about this many items (whole submissions, never split). Big
-     * enough to amortise a job (BullMQ moves ~80k alerts/s at 100 per job), small enough that no
-     * single Redis transaction downstream (the router's fan-out of one job) stalls everyone else.
+     * No write holds more than this many items: a backlog is cut into writes of whole small
+     * submissions, and a submission larger than this (an NDJSON or array request) into parts.
+     * Big enough to amortise a job (BullMQ moves ~80k alerts/s at 100 per job), small enough that
+     * no single Redis transaction downstream (the router's fan-out of one job) stalls everyone else.
      */
     private readonly maxItems = 1000,
+    /** How many items one T counts for (the collector's T is a request's alerts: their number). */
+    private readonly weigh: (item: T) => number = () => 1,
   ) {}
 
-  /** Resolves once `items` are written, or rejects with the write's error. */
+  /** Resolves once all of `items` are written (every part of a large one), or rejects with a write's error. */
   submit(items: T[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ items, resolve, reject });
-      if (!this.writing) void this.drain();
-    });
+    const weights = items.map(this.weigh);
+    const weight = weights.reduce((a, b) => a + b, 0);
+    if (weight <= this.maxItems || items.length === 1) {
+      return new Promise<void>((resolve, reject) => {
+        this.queue.push({ items, weight, resolve, reject });
+        if (!this.writing) void this.drain();
+      });
+    }
+    const parts: Array<Promise<void>> = [];
+    let start = 0;
+    let sum = 0;
+    for (let i = 0; i <= items.length; i++) {
+      if (i === items.length || (i > start && sum + weights[i]! > this.maxItems)) {
+        parts.push(this.submit(items.slice(start, i)));
+        start = i;
+        sum = 0;
+      }
+      if (i < items.length) sum += weights[i]!;
+    }
+    // A part that failed already answers the request (503); the others still finish their writes.
+    for (const p of parts) p.catch(() => undefined);
+    return Promise.all(parts).then(() => undefined);
   }
 
   get idle(): boolean {
@@ -53,8 +75,8 @@ export class GroupCommitter<T> {
   private takeGroup(): Submission<T>[] {
     let count = 0;
     let n = 0;
-    while (n < this.queue.length && (n === 0 || count + this.queue[n]!.items.length <= this.maxItems)) {
-      count += this.queue[n]!.items.length;
+    while (n < this.queue.length && (n === 0 || count + this.queue[n]!.weight <= this.maxItems)) {
+      count += this.queue[n]!.weight;
       n++;
     }
     return this.queue.splice(0, n);

@@ -1,104 +1,127 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
-import { producerConnection, waitForRedis } from '../queue/connection.js';
-import { INGEST_JOB_OPTIONS } from '../queue/job-options.js';
+import { join, resolve } from 'node:path';
+import { displayRedisUrl, producerConnection } from '../queue/connection.js';
 import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
 import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
+import { Authenticator } from '../auth/authenticator.js';
 import { createCollectorApp } from './app.js';
+import { startCollectorServer } from './server.js';
 import type { RawAlert } from './decode.js';
+import { DurableStore } from './durable-store.js';
 import { GroupCommitter } from './group-commit.js';
+import { Spool } from './spool.js';
+
+/** Alerts per Redis write (one ingest job), whatever the requests look like. */
+const MAX_ALERTS_PER_WRITE = 1000;
 
 export interface RunningCollector {
   url: string;
   port: number;
+  plainPort?: number;
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
-/** Starts the collector: HTTP server + group-committed writes of ingest jobs to Redis. */
+/**
+ * Starts the collector: HTTP server + group-committed writes of ingest jobs to Redis, or to the
+ * spool when Redis does not take them within spool.deadline. It starts without Redis too.
+ */
 export async function startCollector(config: FalconetConfig, logger: Logger, metrics: Metrics): Promise<RunningCollector> {
   const log = logger.child({ component: 'collector' });
+  const redisUrl = displayRedisUrl(config.redis.url);
+  const spool = await Spool.open(resolve(join(config.spool.dir, config.redis.prefix)), { maxBytes: config.spool.maxBytes });
+  metrics.spoolSource.bytes = () => spool.bytes;
+  metrics.spoolSource.oldestReceivedAt = () => spool.oldestReceivedAt;
+  if (!spool.empty) log.warn({ spool: spool.dir, bytes: spool.bytes }, 'the spool holds alerts from an earlier run; replaying them once Redis answers');
   const redis = producerConnection(config.redis.url);
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  await waitForRedis(redis, 10_000);
+  // Connecting (not lazily waiting) before BullMQ sees the client: it then waits for 'ready'
+  // instead of failing for good when the first attempt finds no Redis.
+  redis.connect().catch(() => undefined);
+  // A Redis started alongside gets a moment, so a normal start does not spool its first alerts.
+  const startDeadline = Date.now() + 1000;
+  while (redis.status !== 'ready' && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 20));
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
   queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
+  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl });
+  store.start();
 
   type Entry = { alerts: RawAlert[]; receivedAt: number };
-  const committer = new GroupCommitter<Entry>(async (entries) => {
-    const alerts = entries.length === 1 ? entries[0]!.alerts : entries.flatMap((e) => e.alerts);
-    metrics.groupCommitSize.observe(alerts.length);
-    await queue.add('alerts', { alerts, receivedAt: entries[0]!.receivedAt }, INGEST_JOB_OPTIONS);
-  });
+  const committer = new GroupCommitter<Entry>(
+    async (entries) => {
+      const alerts = entries.length === 1 ? entries[0]!.alerts : entries.flatMap((e) => e.alerts);
+      metrics.groupCommitSize.observe(alerts.length);
+      await store.write(alerts, entries[0]!.receivedAt);
+    },
+    MAX_ALERTS_PER_WRITE,
+    (entry) => entry.alerts.length,
+  );
+  /** One request's alerts, cut so that no ingest job exceeds the bound (an NDJSON burst of 50,000 makes 50). */
+  const submit = (alerts: RawAlert[], receivedAt: number): Promise<void> => {
+    if (alerts.length <= MAX_ALERTS_PER_WRITE) return committer.submit([{ alerts, receivedAt }]);
+    const entries: Entry[] = [];
+    for (let i = 0; i < alerts.length; i += MAX_ALERTS_PER_WRITE) entries.push({ alerts: alerts.slice(i, i + MAX_ALERTS_PER_WRITE), receivedAt });
+    return committer.submit(entries);
+  };
 
+  const redisAnswers = async () => {
+    try {
+      if (redis.status !== 'ready') return false;
+      return (await Promise.race([redis.ping(), new Promise((r) => setTimeout(r, 1000))])) === 'PONG';
+    } catch {
+      return false;
+    }
+  };
   const app = createCollectorApp({
     maxBodySize: config.listen.maxBodySize,
-    ingest: (alerts, receivedAt) => committer.submit([{ alerts, receivedAt }]),
+    ingest: submit,
+    // Ready while it accepts: Redis answers, or the spool has room for another request.
     ready: async () => {
-      try {
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
+      const up = await redisAnswers();
+      const oldest = spool.oldestReceivedAt;
+      const ready = up || spool.hasRoom(config.listen.maxBodySize);
+      return {
+        ready,
+        body: {
+          status: ready ? 'ready' : 'spool full',
+          redis: up ? 'up' : 'unreachable',
+          spool: { bytes: spool.bytes, maxBytes: spool.maxBytes, oldestSeconds: oldest === undefined ? 0 : (Date.now() - oldest) / 1000 },
+        },
+      };
     },
     metrics,
     logger: log,
     api: createDlqRoutes(createDlqService(config, redis)),
+    auth: new Authenticator(config.auth, metrics.registry),
   });
 
-  const koaHandler = app.callback();
-  let stopping = false;
-  // Once stopping, every response closes its connection: a keep-alive client (Falco's libcurl)
-  // would otherwise hold the server open forever and `stop` would never finish.
-  const handler: typeof koaHandler = (req, res) => {
-    if (stopping) res.setHeader('connection', 'close');
-    return koaHandler(req, res);
-  };
-  const server: Server = createServer(handler);
-  // Falco (libcurl) keeps one connection per node open; don't drop it between alerts.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  // Answer an oversized `Expect: 100-continue` request before its body is sent.
-  server.on('checkContinue', (req, res) => {
-    if (Number(req.headers['content-length']) > config.listen.maxBodySize) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ error: 'body_too_large', detail: `the body exceeds ${config.listen.maxBodySize} bytes` }));
-      return;
-    }
-    res.writeContinue();
-    handler(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
-  log.info({ port, host: config.listen.host }, 'collector listening');
+  const server = await startCollectorServer(config.listen, app.callback(), log);
+  const port = server.port;
+  log.info(
+    { port, host: config.listen.host, tls: !!config.listen.tls, plainPort: server.plainPort, auth: { tokens: config.auth.tokens.length, clientCerts: config.auth.clientCerts.length }, redis: redisUrl, spool: spool.dir },
+    'collector listening',
+  );
 
   return {
-    url: `http://${host}:${port}`,
+    url: server.url,
     port,
+    plainPort: server.plainPort,
+    reloadTls: server.reloadTls,
     async stop() {
       // Stop accepting, let in-flight requests finish (their writes complete), then close Redis.
-      stopping = true;
-      await new Promise<void>((resolve) => {
-        // Connections busy now become idle later: keep closing idle ones until the server is closed.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.close(() => {
-          clearInterval(sweep);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      await server.close();
+      // In-flight writes end within spool.deadline (then they are in the spool).
       const deadline = Date.now() + 10_000;
       while (!committer.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      await queue.close();
+      await store.stop();
+      // With Redis unreachable, closing the queue would wait for it: give it a moment only.
+      await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       redis.disconnect();
+      await spool.close();
       log.info('collector stopped');
     },
   };

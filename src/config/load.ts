@@ -7,7 +7,7 @@ import type { OutputDefinition, OutputInstanceConfig } from '../../outputs/types
 import type { Priority } from '../alert/priority.js';
 import { compileRoutes, type CompiledRoute } from '../router/matcher.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { rootSchema, type RouteConfig } from './schema.js';
+import { rootSchema, type AuthConfig, type RouteConfig } from './schema.js';
 import { substituteSecrets } from './substitute.js';
 
 export interface OutputInstance {
@@ -21,15 +21,25 @@ export interface OutputInstance {
 }
 
 export interface FalconetConfig {
-  listen: { host: string; port: number; maxBodySize: number };
+  listen: {
+    host: string;
+    port: number;
+    maxBodySize: number;
+    headersTimeout: number;
+    requestTimeout: number;
+    tls?: { cert: string; key: string; ca?: string; requireClientCert: boolean };
+    plain?: { port: number; host?: string; paths: string[] };
+  };
+  auth: AuthConfig;
   redis: { url: string; prefix: string; embedded: boolean };
   customTags: string[];
   templatedFields: Record<string, string>;
   minimumPriority: Priority;
   customFields: Record<string, string>;
-  dedup: { window: number; key: string[] };
+  dedup: { window: number };
   router: { concurrency: number };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
+  spool: { dir: string; maxBytes: number; deadline: number };
   outputs: Record<string, OutputInstance>;
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];

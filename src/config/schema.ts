@@ -24,6 +24,38 @@ export const routeSchema = z.strictObject({
   customFields: z.record(z.string(), z.string()).optional(),
 });
 
+const listenTlsSchema = z.strictObject({
+  /** Paths to PEM files. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** CA bundle that signs client certificates (mTLS). */
+  ca: z.string().min(1).optional(),
+  /** Refuse, at the handshake, clients without a certificate signed by `ca`. */
+  requireClientCert: z.boolean().default(false),
+});
+
+/** A namespace a tenant may post: a name or "/regex/". */
+const namespacePattern = z.string().min(1);
+const tenantClaims = {
+  /** Written to each alert as output_fields["falconet.tenant"]; routes match `tenant`. */
+  tenant: z.string().min(1).optional(),
+  /** Written as output_fields["falconet.cluster"]; routes match `cluster`. */
+  cluster: z.string().min(1).optional(),
+  /** Alerts whose k8s.ns.name / ka.target.namespace is not listed are refused with 403. */
+  namespaces: z.array(namespacePattern).min(1).optional(),
+  /** Alerts per second this identity may post (per collector replica); over it: 429 + Retry-After. */
+  rateLimit: z.number().positive().optional(),
+};
+export const authSchema = z.strictObject({
+  tokens: z
+    .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'token names use letters, digits, ., - and _'), token: z.string().min(16, 'at least 16 characters'), ...tenantClaims }))
+    .default([]),
+  clientCerts: z
+    .array(z.strictObject({ subject: z.string().regex(/^\s*[A-Za-z]+=[^,]+(,\s*[A-Za-z]+=[^,]+)*\s*$/, 'a subject like "CN=falco-team1" or "CN=x, O=y"'), name: z.string().optional(), ...tenantClaims }))
+    .default([]),
+});
+
+/** PagerDuty's default `dedupKey` fields (the repeats one incident folds). */
 export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
 
 export const rootSchema = z.strictObject({
@@ -33,8 +65,24 @@ export const rootSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(2801),
       /** Largest accepted request body; larger gets 413. */
       maxBodySize: byteSize.default(2 * 1024 * 1024),
+      /** A client must finish sending its request headers within this (slow-loris), else 408 and closed. */
+      headersTimeout: duration.default(10_000),
+      /** A client must finish sending its whole request (headers and body) within this. */
+      requestTimeout: duration.default(30_000),
+      /** HTTPS instead of HTTP; certificate files are re-read on SIGHUP and when they change. */
+      tls: listenTlsSchema.optional(),
+      /** Plain-HTTP port beside TLS serving only probe paths (kubelet probes); nothing else. */
+      plain: z
+        .strictObject({
+          port: z.number().int().min(0).max(65535),
+          host: z.string().optional(),
+          paths: z.array(z.string().startsWith('/')).min(1).default(['/healthz', '/readyz', '/metrics']),
+        })
+        .optional(),
     })
-    .default({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024 }),
+    .default({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }),
+  /** Inbound authentication: off unless tokens or client certificates are listed. */
+  auth: authSchema.default({ tokens: [], clientCerts: [] }),
   redis: z
     .strictObject({
       url: z.string().default('redis://127.0.0.1:6379'),
@@ -60,12 +108,16 @@ export const rootSchema = z.strictObject({
     .default({ sidekickCompat: false }),
   dedup: z
     .strictObject({
-      /** Identical alerts inside this window are suppressed; 0 turns dedup off. */
-      window: duration.default(60_000),
-      /** Alert fields that make two alerts "the same". */
-      key: z.array(z.string()).min(1).default(DEFAULT_DEDUP_KEY),
+      /** The same Falco event received again inside this window is dropped (counted); 0 turns it off. */
+      window: duration.default(600_000),
+      key: z
+        .never({
+          error:
+            'the global dedup drops exact duplicates of one Falco event only and takes no key; to fold similar alerts for one destination use outputs.<name>.dedup: { window, key }',
+        })
+        .optional(),
     })
-    .default({ window: 60_000, key: DEFAULT_DEDUP_KEY }),
+    .default({ window: 600_000 }),
   router: z
     .strictObject({
       /** Ingest jobs one worker process works on at once. */
@@ -87,15 +139,26 @@ export const rootSchema = z.strictObject({
   worker: z
     .strictObject({
       /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */
-      lockDuration: duration.default(30_000),
+      // 8 s / 3 s: a kill -9'd worker's jobs run again within ~11 s (README, "Failure and recovery").
+      lockDuration: duration.default(8_000),
       /** How often workers look for stalled jobs and put them back to be processed again. */
-      stalledInterval: duration.default(30_000),
+      stalledInterval: duration.default(3_000),
       /** Stalls one job may survive before it is failed (dead-lettered) as a poison job. */
       maxStalledCount: z.number().int().min(0).max(100).default(5),
       /** `falconet worker` serves GET /metrics and /healthz here (0: a free port; the collector serves its own). */
       metricsPort: z.number().int().min(0).max(65535).default(2802),
     })
-    .default({ lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5, metricsPort: 2802 }),
+    .default({ lockDuration: 8_000, stalledInterval: 3_000, maxStalledCount: 5, metricsPort: 2802 }),
+  spool: z
+    .strictObject({
+      /** The collector's write-ahead log for when Redis cannot take a write (one subdirectory per redis.prefix). */
+      dir: z.string().min(1).default('data/spool'),
+      /** Largest spool on disk; when full (and Redis unreachable) requests get 503. */
+      maxBytes: byteSize.default(1024 ** 3),
+      /** A Redis write not answered within this goes to the spool instead. */
+      deadline: duration.default(500),
+    })
+    .default({ dir: 'data/spool', maxBytes: 1024 ** 3, deadline: 500 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),
@@ -103,3 +166,4 @@ export const rootSchema = z.strictObject({
 
 export type RootConfigInput = z.input<typeof rootSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;

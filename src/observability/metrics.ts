@@ -15,8 +15,48 @@ export function createMetrics(options: { sidekickCompat?: boolean } = {}) {
   const registry = new Registry();
   if (options.sidekickCompat ?? defaults.sidekickCompat) registerSidekickCompat(registry);
   collectDefaultMetrics({ register: registry, prefix: 'falconet_' });
+  /** The collector plugs its spool in here; read at scrape time. */
+  const spoolSource = { bytes: () => 0, oldestReceivedAt: (): number | undefined => undefined };
   return {
     registry,
+    spoolSource,
+    spoolBytes: new Gauge({
+      name: 'falconet_spool_bytes',
+      help: 'Bytes in the collector spool not yet replayed into Redis',
+      registers: [registry],
+      collect() {
+        this.set(spoolSource.bytes());
+      },
+    }),
+    spoolOldestSeconds: new Gauge({
+      name: 'falconet_spool_oldest_seconds',
+      help: 'Age of the oldest alert in the collector spool (0 when empty)',
+      registers: [registry],
+      collect() {
+        const at = spoolSource.oldestReceivedAt();
+        this.set(at === undefined ? 0 : Math.max(0, (Date.now() - at) / 1000));
+      },
+    }),
+    spooledAlerts: new Counter({
+      name: 'falconet_spool_spooled_alerts_total',
+      help: 'Alerts the collector wrote to its spool because Redis did not take them in time',
+      registers: [registry],
+    }),
+    replayedAlerts: new Counter({
+      name: 'falconet_spool_replayed_alerts_total',
+      help: 'Alerts replayed from the spool into Redis',
+      registers: [registry],
+    }),
+    spoolFull: new Counter({
+      name: 'falconet_spool_full_total',
+      help: 'Requests refused with 503 because Redis was unreachable and the spool was full',
+      registers: [registry],
+    }),
+    spoolSkippedBytes: new Counter({
+      name: 'falconet_spool_skipped_bytes_total',
+      help: 'Spool bytes skipped on replay because they were not an intact record (a torn tail)',
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'falconet_ingest_requests_total',
       help: 'HTTP requests to the collector ingest endpoint, by result',
@@ -30,8 +70,20 @@ export function createMetrics(options: { sidekickCompat?: boolean } = {}) {
     }),
     routed: new Counter({
       name: 'falconet_alerts_routed_total',
-      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, deduplicated, unrouted)',
+      help: 'Alerts leaving the router, by outcome (routed, dropped_priority, duplicate, unrouted)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    suppressed: new Counter({
+      name: 'falconet_alerts_suppressed_total',
+      help: 'Routed alerts not queued for an output: folded into a digest (storm, overflow) or already queued by an earlier run of their ingest job (replay)',
+      labelNames: ['output', 'reason'] as const,
+      registers: [registry],
+    }),
+    digests: new Counter({
+      name: 'falconet_digests_queued_total',
+      help: 'Digests queued per output, and the alerts they count (label kind: digests|alerts)',
+      labelNames: ['output', 'kind'] as const,
       registers: [registry],
     }),
     delivered: new Counter({

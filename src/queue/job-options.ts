@@ -18,10 +18,13 @@ export const INGEST_JOB_OPTIONS: JobsOptions = {
 };
 
 /**
- * Delivery jobs: retries per the output's config. Completed jobs are kept 15 minutes (at most 10,000
- * per output) so their ids still deduplicate a replayed ingest job, which happens within seconds of
- * a router failure; kept longer they would hold every alert's data in Redis (~2 KB each). Failed
- * ones are the dead-letter set, kept a week.
+ * Delivery jobs: retries per the output's config. Job ids name the ingest job (`<ingest job>-<alert
+ * ref>`, digests `dg-<bucket>`), so they only ever repeat for a replay of the same ingest job or a
+ * second claim of the same digest; the fan-out ledger catches replays first, and completed jobs are
+ * kept 15 minutes (at most 10,000 per output) as the backstop for the moment between queueing and
+ * recording. A later POST of the same alert is a new ingest job and never collides (BullMQ prunes
+ * completed jobs only when later ones complete, so on a quiet install an id keyed by the alert
+ * alone silently swallowed a repeat hours later). Failed ones are the dead-letter set, kept a week.
  */
 export function deliveryJobOptions(output: OutputInstance): JobsOptions {
   return {

@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Alert } from '../alert/alert.js';
 import type { Queue } from 'bullmq';
 import type { FalconetConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryJobData } from '../queue/names.js';
 import { createDedupStage } from './stages/dedup.js';
 import { createEnrichStage } from './stages/enrich.js';
-import { Fanout } from './stages/fanout.js';
+import { Fanout, type DispatchContext } from './stages/fanout.js';
 import { DeadLetterStore } from '../dlq/store.js';
 import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
@@ -13,7 +15,8 @@ import { createRouteStage } from './stages/route.js';
 
 /**
  * The router: one ingest batch through explicit stages, in this order:
- * normalise → enrich → priority floor → dedup → route → fan out.
+ * normalise → enrich → priority floor → dedup (exact duplicates) → route → fan out (per output:
+ * storm control and overflow, then the delivery queue).
  * Each stage is its own module; this file only wires them and counts what each one drops.
  */
 export function createRouterPipeline(
@@ -26,21 +29,47 @@ export function createRouterPipeline(
   const priorityFloor = createPriorityFloorStage(config.minimumPriority);
   const dedup = createDedupStage(deps.redis, { prefix: config.redis.prefix, ...config.dedup });
   const route = createRouteStage(config.compiledRoutes, config.outputs);
-  const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1));
-  const { routed } = deps.metrics;
+  const { routed, suppressed } = deps.metrics;
+  const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1), {
+    redis: deps.redis,
+    prefix: config.redis.prefix,
+    onSuppressed: (output, reason, n) => suppressed.inc({ output, reason }, n),
+  });
 
   return {
-    async run(raw: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    /**
+     * `job`: the ingest job (its id is the same on every retry; `replay` when this is not its
+     * first run). Without one (tools, tests) the batch counts as a fresh job of its own.
+     */
+    async run(raw: ReadonlyArray<readonly [string, string]>, job: { id: string; replay: boolean } = freshJob()): Promise<void> {
       const alerts = enrich(await normalise(raw));
       const severe = priorityFloor(alerts);
       routed.inc({ outcome: 'dropped_priority' }, alerts.length - severe.length);
-      const unique = await dedup(severe);
-      routed.inc({ outcome: 'deduplicated' }, severe.length - unique.length);
+      const { passed: unique, duplicates } = await dedup(severe, job.id);
+      routed.inc({ outcome: 'duplicate' }, duplicates);
       const { byOutput, unrouted } = route(unique);
       routed.inc({ outcome: 'unrouted' }, unrouted);
       routed.inc({ outcome: 'routed' }, unique.length - unrouted);
-      await fanout.dispatch(byOutput);
+      await fanout.dispatch(byOutput, dispatchContext(job, unique));
     },
     flush: () => fanout.flushAll(),
+    /** The ingest job completed (it will not run again): drops its fan-out ledger. */
+    completed: (jobId: string): void => fanout.completed(jobId),
   };
+}
+
+function freshJob(): { id: string; replay: boolean } {
+  return { id: `local.${randomUUID()}`, replay: false };
+}
+
+/** Names each alert inside its ingest job by id and occurrence: the same on every run of the job. */
+function dispatchContext(job: { id: string; replay: boolean }, alerts: Alert[]): DispatchContext {
+  const refs = new Map<Alert, string>();
+  const seen = new Map<string, number>();
+  for (const alert of alerts) {
+    const n = seen.get(alert.id) ?? 0;
+    seen.set(alert.id, n + 1);
+    refs.set(alert, `${alert.id}.${n}`);
+  }
+  return { jobId: job.id, replay: job.replay, refOf: (alert) => refs.get(alert)! };
 }

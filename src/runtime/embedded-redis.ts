@@ -3,11 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { displayRedisUrl } from '../queue/connection.js';
 
 export class RedisUnavailableError extends Error {
   constructor(url: string, why: string) {
     super(
-      `no Redis answers at ${url} and ${why}.\n` +
+      `no Redis answers at ${displayRedisUrl(url)} and ${why}.\n` +
         `Install one (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) ` +
         `or point Falconet at yours with REDIS_URL=redis://host:6379.`,
     );
@@ -37,16 +38,26 @@ export interface EmbeddedRedis {
 }
 
 /**
- * The embedded default: when nothing answers at a loopback Redis URL and redis-server is on PATH,
- * start one as a child (data in ./data/redis, appendonly, loopback only, noeviction: BullMQ must
- * never have keys evicted) and stop it on exit. Returns undefined when a Redis already answers.
+ * The embedded default, for `falconet start` only: when nothing answers at a loopback Redis URL
+ * and redis-server is on PATH, start one as a child (data in ./data/redis, appendonly, loopback
+ * only, noeviction: BullMQ must never have keys evicted) and stop it on exit. Returns undefined
+ * when a Redis already answers, or when this is not a case for an embedded one (the role then
+ * waits for its Redis; `falconet start` without redis-server on PATH logs how to get one).
+ * Throws RedisUnavailableError only when a redis-server it started did not come up.
  */
-export async function ensureRedis(url: string, opts: { embedded: boolean; dataDir?: string; logger: Logger }): Promise<EmbeddedRedis | undefined> {
+export async function ensureRedis(
+  url: string,
+  opts: { embedded: boolean; dataDir?: string; logger: Logger; role?: string },
+): Promise<EmbeddedRedis | undefined> {
+  if (!opts.embedded) return undefined;
   if (await answers(url)) return undefined;
   const u = new URL(url);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);
-  if (!opts.embedded || !local) throw new RedisUnavailableError(url, 'it is not a local address Falconet may start');
-  if (!onPath('redis-server')) throw new RedisUnavailableError(url, 'redis-server is not on PATH');
+  if (!local) return undefined;
+  if (!onPath('redis-server')) {
+    opts.logger.warn({ role: opts.role, redis: displayRedisUrl(url) }, new RedisUnavailableError(url, 'redis-server is not on PATH to start one').message);
+    return undefined;
+  }
   const dir = resolve(opts.dataDir ?? 'data/redis');
   mkdirSync(dir, { recursive: true });
   const port = u.port || '6379';

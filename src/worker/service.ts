@@ -6,8 +6,9 @@ import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
-import { waitForRedis, workerConnection } from '../queue/connection.js';
+import { redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
 import { jitterBackoff } from '../queue/job-options.js';
+import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
@@ -20,15 +21,33 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/** With Redis unreachable at SIGTERM nothing in flight can be recorded as done: stop this soon. */
+const STOP_WITHOUT_REDIS_MS = 2000;
+/** Longest a graceful stop may take (in-flight sends finishing) before the worker is closed by force. */
+const STOP_GRACE_MS = 20_000;
+
 /**
  * A worker process: the router (ingest queue → stages → delivery queues) and one BullMQ Worker per
  * output. Any number of these can run against the same Redis (docker compose --scale worker=N).
  */
-export async function startWorker(config: FalconetConfig, logger: Logger, metrics: Metrics): Promise<RunningWorker> {
+export async function startWorker(
+  config: FalconetConfig,
+  logger: Logger,
+  metrics: Metrics,
+  opts: { signal?: AbortSignal } = {},
+): Promise<RunningWorker> {
   const log = logger.child({ component: 'worker' });
   const redis = workerConnection(config.redis.url);
+  const onRedisError = redisErrorHandler(redis, { url: config.redis.url, role: 'worker', logger: log });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
-  await waitForRedis(redis, 10_000);
+  // Started without Redis, the worker waits (logging what for) and starts consuming once it
+  // answers; BullMQ is given the connection only then. Later outages BullMQ rides out itself.
+  try {
+    await untilRedisAnswers(redis, { url: config.redis.url, role: 'worker', logger: log, signal: opts.signal });
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const prefix = config.redis.prefix;
   // How jobs of a crashed (kill -9) worker come back: their lock lapses, a stalled check requeues them.
   const recovery = {
@@ -42,7 +61,9 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
 
   const queues = new Map<string, Queue<DeliveryJobData>>();
   for (const name of Object.keys(config.outputs)) {
-    queues.set(name, new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix }));
+    const queue = new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix });
+    queue.on('error', onRedisError);
+    queues.set(name, queue);
   }
   const queueFor = (name: string) => queues.get(name)!;
 
@@ -51,11 +72,25 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     return counts.reduce((a, b) => a + b, 0);
   });
   const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  const running = new Map<string, Promise<void>>();
   const routerWorker = new Worker<IngestJobData>(
     INGEST_QUEUE,
     async (job) => {
       await throttle.admit();
-      await pipeline.run(job.data.alerts);
+      const id = job.id!;
+      // A job whose lock lapsed while this process still ran it (an event loop starved for longer
+      // than half the lock) comes back to this same process: let the first run finish and write
+      // its fan-out ledger, so the second queues only what is left instead of a second copy.
+      const earlier = running.get(id);
+      if (earlier) await earlier.catch(() => undefined);
+      // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
+      const run = pipeline.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
+      running.set(id, run);
+      try {
+        await run;
+      } finally {
+        if (running.get(id) === run) running.delete(id);
+      }
     },
     {
     connection: redis,
@@ -65,8 +100,12 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
     ...recovery,
   });
   throttle.start();
+  // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
+  routerWorker.on('completed', (job) => pipeline.completed(job.id!));
+  const digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
-  routerWorker.on('error', (err) => log.error({ err: err.message }, 'router worker error'));
+  routerWorker.on('stalled', (jobId) => log.warn({ job: jobId }, 'ingest job stalled (its lock lapsed); it runs again'));
+  routerWorker.on('error', onRedisError);
 
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   const deliveryWorkers: Worker<DeliveryJobData>[] = [];
@@ -109,29 +148,52 @@ export async function startWorker(config: FalconetConfig, logger: Logger, metric
         backoffStrategy: (attemptsMade: number) => jitterBackoff(attemptsMade, retry.backoff, retry.maxBackoff),
       },
     });
-    worker.on('error', (err) => olog.error({ err: err.message }, 'delivery worker error'));
+    worker.on('error', onRedisError);
+    worker.on('stalled', (jobId) => olog.warn({ job: jobId }, 'delivery job stalled (its lock lapsed); it runs again, its alerts may be sent twice'));
     return { worker, output, http };
+  }
+
+  let forcing = false;
+  async function gracefulStop(): Promise<void> {
+    // Order matters: stop taking ingest jobs (in-flight ones finish and flush their batches),
+    // then let deliveries finish, then close connections.
+    throttle.stop();
+    const closing = routerWorker.close();
+    let closed = false;
+    void closing.finally(() => (closed = true));
+    while (!closed && !forcing) {
+      await pipeline.flush();
+      await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
+    }
+    await digests.stop();
+    await Promise.all(deliveryWorkers.map((w) => w.close()));
+    shutdown.abort();
+    await Promise.all(outputs.map(async ({ output, http }) => {
+      await output.close?.();
+      await http.close();
+    }));
+    await Promise.all([...queues.values()].map((q) => q.close()));
   }
 
   return {
     async stop() {
-      // Order matters: stop taking ingest jobs (in-flight ones finish and flush their batches),
-      // then let deliveries finish, then close connections.
-      throttle.stop();
-      const closing = routerWorker.close();
-      let closed = false;
-      void closing.finally(() => (closed = true));
-      while (!closed) {
-        await pipeline.flush();
-        await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
+      // A graceful stop needs Redis (every finished job is recorded there). Without it, or past
+      // the grace period, close by force: jobs still held come back to another worker when their
+      // lock lapses (worker.lockDuration), so nothing is lost, at worst sent twice.
+      const grace = redis.status === 'ready' ? STOP_GRACE_MS : STOP_WITHOUT_REDIS_MS;
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = gracefulStop().then(() => true, (err) => (log.warn({ err: (err as Error).message }, 'error during graceful stop'), false));
+      const inTime = await Promise.race([graceful, new Promise<false>((r) => (timer = setTimeout(r, grace, false)))]);
+      clearTimeout(timer);
+      if (!inTime) {
+        log.warn({ role: 'worker', graceMs: grace, redis: redis.status }, 'graceful stop did not finish (Redis unreachable?); closing by force');
+        forcing = true;
+        throttle.stop();
+        void digests.stop();
+        shutdown.abort();
+        const forced = Promise.allSettled([routerWorker.close(true), ...deliveryWorkers.map((w) => w.close(true))]);
+        await Promise.race([forced, new Promise((r) => setTimeout(r, 1000))]);
       }
-      await Promise.all(deliveryWorkers.map((w) => w.close()));
-      shutdown.abort();
-      await Promise.all(outputs.map(async ({ output, http }) => {
-        await output.close?.();
-        await http.close();
-      }));
-      await Promise.all([...queues.values()].map((q) => q.close()));
       redis.disconnect();
       log.info('worker stopped');
     },

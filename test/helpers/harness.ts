@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Queue } from 'bullmq';
 import { buildConfig, type FalconetConfig } from '../../src/config/load.js';
 import { startCollector, type RunningCollector } from '../../src/collector/service.js';
 import { startWorker, type RunningWorker } from '../../src/worker/service.js';
-import { createMetrics } from '../../src/observability/metrics.js';
-import { deliveryQueueName } from '../../src/queue/names.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { alertId } from '../../src/collector/decode.js';
+import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -17,6 +20,8 @@ export function testConfig(doc: Record<string, unknown>): FalconetConfig {
       listen: { host: '127.0.0.1', port: 0 },
       ...doc,
       redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, ...(doc.redis as object) },
+      // Each test's spool is <dir>/<its prefix>, outside the repository.
+      spool: { dir: join(tmpdir(), 'falconet-test-spool'), ...(doc.spool as object) },
     },
     { ...process.env, REDIS_URL: undefined },
   );
@@ -26,6 +31,8 @@ export interface Pipeline {
   config: FalconetConfig;
   collector: RunningCollector;
   worker?: RunningWorker;
+  /** The metrics the in-process collector and worker count into. */
+  metrics: Metrics;
   /** POSTs one body as Falco does; resolves to the response. */
   post(body: string, headers?: Record<string, string>, path?: string): Promise<Response>;
   queue(output: string): Queue;
@@ -44,6 +51,7 @@ export async function startPipeline(config: FalconetConfig, opts: { worker?: boo
     config,
     collector,
     worker,
+    metrics,
     post: (body, headers = { 'content-type': 'application/json', 'user-agent': 'falcosecurity/falco' }, path = '/') =>
       fetch(`${collector.url}${path}`, { method: 'POST', body, headers }),
     queue(output) {
@@ -59,6 +67,21 @@ export async function startPipeline(config: FalconetConfig, opts: { worker?: boo
       await deletePrefix(config.redis.prefix);
     },
   };
+}
+
+/**
+ * Puts alert bodies on the ingest queue as one job, as a collector would, but without its input
+ * checks: what an older collector or a spool written by one may hand the router.
+ */
+export async function enqueueIngest(config: FalconetConfig, bodies: string[]): Promise<void> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const ingest = new Queue(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
+  try {
+    await ingest.add('alerts', { alerts: bodies.map((b) => [alertId(b), b]), receivedAt: Date.now() });
+  } finally {
+    await ingest.close();
+    connection.disconnect();
+  }
 }
 
 /** Removes every key a test wrote (its unique prefix). */

@@ -49,6 +49,10 @@ describe('falconet check', () => {
         '    headers:',
         '      Authorization: "Bearer ${SIEM_TOKEN}"',
         '  console: { type: stdout }',
+        '  chat:',
+        '    type: slack',
+        '    webhookUrl: "https://hooks.slack.com/services/T0/B0/${SIEM_TOKEN}"',
+        '    dedup: { window: 5m, key: [rule, output_fields.k8s.ns.name] }',
         'routes:',
         '  - match: { priority: ">=warning" }',
         '    outputs: [siem]',
@@ -64,6 +68,10 @@ describe('falconet check', () => {
     expect(r.stdout).toMatch(/siem \(webhook\): .*siem\.example\.org/);
     expect(r.stdout).toMatch(/console \(stdout\)/);
     expect(r.stdout).toMatch(/-> siem \(continue\)/);
+    // Each output's noise control: the SIEM gets every alert, the chat folds storms and overflow.
+    expect(r.stdout).toContain('dedup: exact duplicates of one Falco event dropped for 10m');
+    expect(r.stdout).toMatch(/siem \(webhook\).*\n    noise: dedup off \(every alert\); no rate limit/);
+    expect(r.stdout).toMatch(/chat \(slack\).*\n    noise: dedup 5m on rule, output_fields\.k8s\.ns\.name .*; overflow digest after 1m of backlog at 1 per 1s/);
     for (const secret of Object.values(secrets)) expect(r.stdout).not.toContain(secret);
     expect(r.stdout).not.toContain('s3cr3t');
     expect(r.stdout).toContain('[redacted]');

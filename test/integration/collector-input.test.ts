@@ -130,7 +130,7 @@ describe('collector: endpoints', () => {
     const health = await fetch(`${p.collector.url}/healthz`);
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok' }]);
     const ready = await fetch(`${p.collector.url}/readyz`);
-    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', redis: 'up', spool: { bytes: 0, maxBytes: 1024 ** 3, oldestSeconds: 0 } }]);
     const test = await fetch(`${p.collector.url}/test?priority=critical`, { method: 'POST' });
     expect(test.status).toBe(200);
     const [req] = await waitFor(() => (capture!.requests.length > 0 ? capture!.requests : undefined), { what: 'test alert delivered' });

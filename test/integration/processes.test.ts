@@ -71,13 +71,13 @@ const alert = (over: Record<string, unknown>) =>
   JSON.stringify({ rule: 'Terminal shell in container', priority: 'Warning', hostname: 'node-1', time: '2025-06-12T08:00:00Z', output_fields: { 'container.id': 'c1', 'proc.cmdline': 'bash' }, ...over });
 
 describe('worker processes', () => {
-  it('dedup holds across two worker processes; SIGTERM stops them gracefully (exit 0)', async () => {
+  it('duplicate dropping holds across two worker processes; SIGTERM stops them gracefully (exit 0)', async () => {
     capture = await new CaptureServer().start();
     const doc = {
       listen: { host: '127.0.0.1', port: 0 },
       redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
       log: { level: 'info' },
-      dedup: { window: '60s' },
+      dedup: { window: '10m' },
       worker: { metricsPort: 0 }, // two workers on one host: each takes a free port
       outputs: { sink: { type: 'webhook', url: `${capture.url}/hook` } },
       routes: [{ outputs: ['sink'] }],
@@ -92,8 +92,8 @@ describe('worker processes', () => {
     expect((await pipeline.post(alert({ rule: 'warm-up' }), falcoHeaders())).status).toBe(200);
     await waitFor(() => capture!.requests.length === 1, { what: 'warm-up delivered' });
 
-    // Repeats of one alert (same dedup key, different event times), exact duplicate POSTs, and distinct alerts,
-    // sent concurrently so both workers route some of them.
+    // Repeats of one rule in one container (distinct events: each its own time), exact duplicate POSTs of one
+    // event, and distinct alerts, sent concurrently so both workers route some of them.
     const bodies: string[] = [];
     for (let i = 0; i < 20; i++) bodies.push(alert({ time: `2025-06-12T08:00:${String(i).padStart(2, '0')}Z` }));
     for (let i = 0; i < 5; i++) bodies.push(alert({ time: '2025-06-12T09:00:00Z', hostname: 'node-2' }));
@@ -104,7 +104,7 @@ describe('worker processes', () => {
     }));
     expect(statuses.every((s) => s === 200)).toBe(true);
 
-    const distinct = 1 + 1 + 1 + 3; // warm-up, node-1 repeats, node-2 duplicates, node-3..5
+    const distinct = 1 + 20 + 1 + 3; // warm-up, 20 node-1 events, node-2 duplicates (one event), node-3..5
     await waitFor(() => capture!.requests.length >= distinct, { what: 'distinct alerts delivered' });
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const ingest = new Queue(INGEST_QUEUE, { connection, prefix });
@@ -122,7 +122,8 @@ describe('worker processes', () => {
       connection.disconnect();
     }
     const hosts = capture.requests.map((r) => (JSON.parse(r.body) as { rule: string; hostname: string }));
-    expect(hosts.filter((h) => h.rule !== 'warm-up').map((h) => h.hostname).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5']);
+    const expected = [...Array(20).fill('node-1'), 'node-2', 'node-3', 'node-4', 'node-5'].sort();
+    expect(hosts.filter((h) => h.rule !== 'warm-up').map((h) => h.hostname).sort()).toEqual(expected);
 
     // Each worker serves its own delivery metrics; together they account for every delivery.
     let delivered = 0;
@@ -173,6 +174,96 @@ describe('kill -9', () => {
     expect(capture.requests.length - rules.length).toBeLessThanOrEqual(4);
     second.child.kill('SIGTERM');
     expect(await second.exit).toBe(0);
+  });
+});
+
+describe('kill -9 in the middle of a batch, duplicate dropping on (the shipped default)', () => {
+  it('every alert still arrives once per output: the claims of the killed run do not swallow the retried jobs', async () => {
+    capture = await new CaptureServer().start();
+    capture.fallback = { status: 200, delayMs: 50 };
+    const doc = {
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
+      log: { level: 'info' },
+      worker: { lockDuration: '2s', stalledInterval: '1s', metricsPort: 0 },
+      outputs: {
+        one: { type: 'webhook', url: `${capture.url}/one`, concurrency: 2 },
+        // A long interval: the ingest jobs are held (claims taken, batch pending) when the worker dies.
+        batched: { type: 'webhook', url: `${capture.url}/batched`, batch: { size: 1000, interval: '5s' } },
+      },
+      routes: [{ outputs: ['one', 'batched'] }],
+    };
+    prefix = doc.redis.prefix;
+    const path = writeConfig(doc);
+    pipeline = await startPipeline(testConfig({ ...doc, redis: doc.redis }), { worker: false });
+    const first = falconet('worker', path);
+    await waitFor(() => first.stderr().includes('worker started'), { timeoutMs: 20_000, what: 'first worker started' });
+
+    const rules = Array.from({ length: 60 }, (_, i) => `batch ${i}`);
+    for (const rule of rules) expect((await pipeline.post(alert({ rule }), falcoHeaders())).status).toBe(200);
+    const twice = alert({ rule: 'posted three times' });
+    for (let i = 0; i < 3; i++) expect((await pipeline.post(twice, falcoHeaders())).status).toBe(200);
+    await waitFor(() => capture!.requests.filter((r) => r.path === '/one').length >= 5, { timeoutMs: 15_000, what: 'some deliveries before the kill' });
+    first.child.kill('SIGKILL');
+    expect(await first.exit).toBeNull();
+    // The kill came in the middle of the batch: nothing had reached the batched output yet.
+    expect(capture.requests.filter((r) => r.path === '/batched')).toHaveLength(0);
+
+    const second = falconet('worker', path);
+    const want = [...rules, 'posted three times'];
+    const rulesAt = (p: string) =>
+      capture!.requests.filter((r) => r.path === p).flatMap((r) => {
+        const body = JSON.parse(r.body) as { rule: string } | Array<{ rule: string }>;
+        return (Array.isArray(body) ? body : [body]).map((a) => a.rule);
+      });
+    await waitFor(() => want.every((r) => rulesAt('/one').includes(r) && rulesAt('/batched').includes(r)), { timeoutMs: 40_000, what: 'every alert on both outputs' });
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    // The batched output stores each event once (the retried jobs queued what the killed run had not);
+    // the unbatched one repeats at most the sends in flight at the kill.
+    expect(rulesAt('/batched').sort()).toEqual([...want].sort());
+    expect(rulesAt('/one').length - want.length).toBeLessThanOrEqual(2);
+    expect(rulesAt('/one').filter((r) => r === 'posted three times').length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('digests survive their worker', () => {
+  it('a worker killed with a storm window open: another worker sends the digest when the window ends', async () => {
+    capture = await new CaptureServer().start();
+    const doc = {
+      listen: { host: '127.0.0.1', port: 0 },
+      redis: { url: REDIS_URL, prefix: `fnt-${randomUUID().slice(0, 8)}`, embedded: false },
+      log: { level: 'info' },
+      worker: { lockDuration: '2s', stalledInterval: '1s', metricsPort: 0 },
+      outputs: { chat: { type: 'webhook', url: `${capture.url}/chat`, dedup: { window: '6s', key: ['rule'] } } },
+      routes: [{ outputs: ['chat'] }],
+    };
+    prefix = doc.redis.prefix;
+    const path = writeConfig(doc);
+    pipeline = await startPipeline(testConfig({ ...doc, redis: doc.redis }), { worker: false });
+    const first = falconet('worker', path);
+    await waitFor(() => first.stderr().includes('worker started'), { timeoutMs: 20_000, what: 'first worker started' });
+    // 20 distinct events of one rule: the first goes out, 19 are folded into the open window.
+    for (let i = 0; i < 20; i++) expect((await pipeline.post(alert({ time: `2025-06-12T08:00:${String(i).padStart(2, '0')}Z` }), falcoHeaders())).status).toBe(200);
+    await waitFor(() => capture!.requests.length === 1, { timeoutMs: 15_000, what: 'the first alert' });
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const ingest = new Queue(INGEST_QUEUE, { connection, prefix });
+    await waitFor(async () => Object.values(await ingest.getJobCounts('waiting', 'active', 'delayed')).every((n) => n === 0), { what: 'all 20 routed' });
+    await ingest.close();
+    connection.disconnect();
+    first.child.kill('SIGKILL');
+    expect(await first.exit).toBeNull();
+    expect(capture.requests).toHaveLength(1); // the window is still open: no digest yet
+
+    const second = falconet('worker', path);
+    const digest = await waitFor(
+      () => capture!.requests.map((r) => JSON.parse(r.body) as { output_fields: Record<string, unknown> }).find((a) => a.output_fields['falconet.digest'] === true),
+      { timeoutMs: 20_000, what: 'the digest, sent by the second worker' },
+    );
+    expect(digest.output_fields['falconet.suppressed']).toBe(19);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+    expect(capture.requests).toHaveLength(2);
   });
 });
 

@@ -66,7 +66,7 @@ describe('group committer', () => {
     await e;
   });
 
-  it('cuts a backlog into writes of about maxItems, never splitting a submission', async () => {
+  it('cuts a backlog into writes of at most maxItems; only a submission larger than that is split', async () => {
     const { calls, write } = controlledWriter();
     const gc = new GroupCommitter(write, 3);
     const all = [gc.submit(['first']), gc.submit(['a', 'b']), gc.submit(['c']), gc.submit(['d', 'e', 'f', 'g']), gc.submit(['h'])];
@@ -75,6 +75,38 @@ describe('group committer', () => {
       calls[i]!.finish();
     }
     await Promise.all(all);
-    expect(calls.map((c) => c.items)).toEqual([['first'], ['a', 'b', 'c'], ['d', 'e', 'f', 'g'], ['h']]);
+    expect(calls.map((c) => c.items)).toEqual([['first'], ['a', 'b', 'c'], ['d', 'e', 'f'], ['g', 'h']]);
+  });
+});
+
+describe('group committer bound (issue #10)', () => {
+  it('splits a submission larger than the bound into writes of at most maxItems, acking only after all', async () => {
+    const { calls, write } = controlledWriter();
+    const gc = new GroupCommitter(write, 1000);
+    let done = false;
+    const items = Array.from({ length: 2500 }, (_, i) => `a${i}`);
+    const big = gc.submit(items).then(() => (done = true));
+    const small = gc.submit(['s']);
+    for (let k = 0; k < 3; k++) {
+      await waitFor(() => calls.length === k + 1, { what: `write ${k + 1}` });
+      expect(done).toBe(false);
+      calls[k]!.finish();
+    }
+    await big;
+    expect(calls.map((c) => c.items.length)).toEqual([1000, 1000, 501]);
+    expect(calls.flatMap((c) => c.items)).toEqual([...items, 's']);
+    await small;
+  });
+
+  it('a failed part fails the whole submission', async () => {
+    const { calls, write } = controlledWriter();
+    const gc = new GroupCommitter(write, 10);
+    const big = settled(gc.submit(Array.from({ length: 25 }, (_, i) => `a${i}`)));
+    calls[0]!.finish();
+    await waitFor(() => calls.length === 2, { what: 'write 2' });
+    calls[1]!.finish(new Error('spool full'));
+    await waitFor(() => calls.length === 3, { what: 'write 3' });
+    calls[2]!.finish();
+    expect(await big).toBe('spool full');
   });
 });

@@ -1,60 +1,66 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { alertField, type Alert } from '../../alert/alert.js';
+import { eventIdentity } from '../../alert/identity.js';
 import { stringifyJson } from '../../alert/json.js';
 
 /**
- * For each key: the first alert claims it for `window` ms and passes, carrying how many were
- * suppressed since the previous claim; later alerts with the same key are counted and suppressed.
- * The claim records the alert id, so a retried ingest job lets its own alerts through again.
- * One script call per batch: atomic across every router and collector sharing this Redis.
+ * Stage 4: drops exact duplicates only, i.e. the same Falco event received twice (a second POST,
+ * a spool replay under a new ingest job, one audit event read by two Falco instances). Similar
+ * events are never folded here: that is a choice per output (src/noise, `outputs.<name>.dedup`).
+ *
+ * Each event claims its identity for `window` ms. The claim names the ingest job and the event's
+ * occurrence inside it (`<job>#<n>`), so a retried or stalled ingest job passes its own events
+ * again (crash safety) while a second copy, in another job or later in the same one, is dropped.
+ * One script call per batch: atomic across every worker sharing this Redis.
  */
-const DEDUP_SCRIPT = `
+const CLAIM_SCRIPT = `
 local out = {}
 for i, key in ipairs(KEYS) do
-  local id = ARGV[2 + i]
-  local holder = redis.call('GET', key)
-  if not holder then
-    redis.call('SET', key, id, 'PX', ARGV[1])
-    out[i] = tonumber(redis.call('GETDEL', key .. ':n')) or 0
-  elseif holder == id then
-    out[i] = 0
+  local holder = ARGV[1 + i]
+  if redis.call('SET', key, holder, 'NX', 'PX', ARGV[1]) then
+    out[i] = 1
+  elseif redis.call('GET', key) == holder then
+    out[i] = 1
   else
-    redis.call('INCR', key .. ':n')
-    redis.call('PEXPIRE', key .. ':n', ARGV[2])
-    out[i] = -1
+    out[i] = 0
   end
 end
 return out
 `;
 
-export const SUPPRESSED_FIELD = 'falconet.suppressed';
+type DedupRedis = Redis & { falconetClaim(numKeys: number, ...args: Array<string | number>): Promise<number[]> };
 
-// The count of suppressed repeats outlives the window so the next alert through can report it.
-const COUNTER_TTL_MS = 24 * 3600 * 1000;
+export interface DedupResult {
+  passed: Alert[];
+  duplicates: number;
+}
 
-type DedupRedis = Redis & { falconetDedup(numKeys: number, ...args: Array<string | number>): Promise<number[]> };
-
+/** A hash of some alert fields; PagerDuty's `dedup_key` and storm-control keys use it. */
 export function dedupKey(alert: Alert, fields: readonly string[]): string {
   const values = fields.map((f) => alertField(alert, f) ?? null);
   return createHash('sha1').update(stringifyJson(values)).digest('hex');
 }
 
-export function createDedupStage(redis: Redis, opts: { prefix: string; window: number; key: readonly string[] }) {
-  if (opts.window <= 0) return async (alerts: Alert[]) => alerts;
-  if (!('falconetDedup' in redis)) redis.defineCommand('falconetDedup', { lua: DEDUP_SCRIPT });
+export function createDedupStage(redis: Redis, opts: { prefix: string; window: number }) {
+  if (opts.window <= 0) return async (alerts: Alert[]): Promise<DedupResult> => ({ passed: alerts, duplicates: 0 });
+  if (!('falconetClaim' in redis)) redis.defineCommand('falconetClaim', { lua: CLAIM_SCRIPT });
   const r = redis as DedupRedis;
-  return async (alerts: Alert[]): Promise<Alert[]> => {
-    if (alerts.length === 0) return alerts;
-    const keys = alerts.map((a) => `${opts.prefix}:dedup:${dedupKey(a, opts.key)}`);
-    const verdicts = await r.falconetDedup(keys.length, ...keys, opts.window, opts.window + COUNTER_TTL_MS, ...alerts.map((a) => a.id));
-    const passed: Alert[] = [];
-    alerts.forEach((alert, i) => {
-      const verdict = verdicts[i]!;
-      if (verdict < 0) return;
-      if (verdict > 0) alert.output_fields[SUPPRESSED_FIELD] = verdict;
-      passed.push(alert);
-    });
-    return passed;
+  /** `jobId`: the ingest job these alerts came in (the same on every retry of that job). */
+  return async (alerts: Alert[], jobId: string): Promise<DedupResult> => {
+    if (alerts.length === 0) return { passed: alerts, duplicates: 0 };
+    const seen = new Map<string, number>();
+    const keys: string[] = [];
+    const holders: string[] = [];
+    for (const alert of alerts) {
+      const identity = eventIdentity(alert);
+      const occurrence = seen.get(identity) ?? 0;
+      seen.set(identity, occurrence + 1);
+      keys.push(`${opts.prefix}:dedup:${identity}`);
+      holders.push(`${jobId}#${occurrence}`);
+    }
+    const verdicts = await r.falconetClaim(keys.length, ...keys, opts.window, ...holders);
+    const passed = alerts.filter((_, i) => verdicts[i] === 1);
+    return { passed, duplicates: alerts.length - passed.length };
   };
 }

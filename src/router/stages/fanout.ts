@@ -1,10 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Alert } from '../../alert/alert.js';
 import { stringifyJson } from '../../alert/json.js';
 import type { OutputInstance } from '../../config/load.js';
+import { BacklogGauge } from '../../noise/backlog.js';
+import { noisePolicy, type NoisePolicy } from '../../noise/policy.js';
+import { StormControl, type FoldInput } from '../../noise/storm.js';
 import { deliveryJobOptions } from '../../queue/job-options.js';
 import type { DeliveryJobData } from '../../queue/names.js';
+import { FanoutLedger } from './fanout-ledger.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -26,34 +31,77 @@ const MAX_JOBS_PER_ADD = 200;
 interface PendingBatch {
   jsons: string[];
   ids: string[];
+  /** Ledger key → fields to record once this batch is queued. */
+  ledger: Map<string, string[]>;
   bytes: number;
   done: Deferred;
   timer?: NodeJS.Timeout;
 }
 
+/** The ingest job being dispatched. */
+export interface DispatchContext {
+  /** The ingest job id: the same on every retry of that job. */
+  jobId: string;
+  /** A retried or stalled job's later run: skip what an earlier run already queued or folded. */
+  replay: boolean;
+  /** A name of each alert unique inside the ingest job (its id and occurrence). */
+  refOf(alert: Alert): string;
+}
+
+export type SuppressionReason = 'storm' | 'overflow' | 'replay';
+
+export interface FanoutDeps {
+  redis: Redis;
+  prefix: string;
+  /** Alerts not queued, by output and reason (storm control, overflow, already queued by an earlier run). */
+  onSuppressed?(output: string, reason: SuppressionReason, count: number): void;
+}
+
 /**
- * Stage 6: puts each output's alerts on its own delivery queue. Single-alert outputs get one job
- * per alert (job id = alert id, so a replayed ingest cannot deliver twice). Batching outputs
- * collect alerts across ingest jobs until `batch.size`, `batch.maxBytes` or `batch.interval`;
- * the ingest jobs stay unacknowledged until their alerts are in a delivery job, so a crash loses
- * nothing. When every router slot waits on a partial batch, batches are flushed early rather
- * than stalling ingestion.
+ * Stage 6: puts each output's alerts on its own delivery queue, after that output's storm control
+ * and overflow (src/noise). Single-alert outputs get one job per alert, id `<ingest job>-<alert
+ * ref>`; batching outputs collect alerts across ingest jobs until `batch.size`, `batch.maxBytes`
+ * or `batch.interval`. The ingest jobs stay unacknowledged until their alerts are in a delivery
+ * job, so a crash loses nothing; a retried job queues nothing twice (single-alert job ids name the
+ * ingest job; batched outputs and digests use the fan-out ledger). When every router slot waits on a partial batch, batches are flushed early rather than
+ * stalling ingestion.
  */
 export class Fanout {
   private readonly pending = new Map<string, PendingBatch>();
   private readonly jobOptions = new Map<string, JobsOptions>();
+  private readonly policies = new Map<string, NoisePolicy>();
+  private readonly backlogs = new Map<string, BacklogGauge>();
+  private readonly storm: StormControl;
+  private readonly ledger: FanoutLedger;
   private waiting = 0;
+  /** Ingest jobs this process wrote a ledger for (batched outputs, folds): deleted on completion. */
+  private readonly ledgers = new Set<string>();
+  private readonly forgetting = new Set<string>();
+  private forgetTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly outputs: Readonly<Record<string, OutputInstance>>,
     private readonly queueFor: (output: string) => Queue<DeliveryJobData>,
     /** When this many dispatches wait on partial batches (every router slot), flush them. */
     private readonly pressureLimit: number,
+    private readonly deps: FanoutDeps,
   ) {
-    for (const [name, inst] of Object.entries(outputs)) this.jobOptions.set(name, deliveryJobOptions(inst));
+    this.storm = new StormControl(deps.redis, deps.prefix);
+    this.ledger = new FanoutLedger(deps.redis, deps.prefix);
+    for (const [name, inst] of Object.entries(outputs)) {
+      this.jobOptions.set(name, deliveryJobOptions(inst));
+      const policy = noisePolicy(inst);
+      if (!policy) continue;
+      this.policies.set(name, policy);
+      if (policy.overflow) {
+        const { rate, afterMs } = policy.overflow;
+        const queue = () => this.queueFor(name);
+        this.backlogs.set(name, new BacklogGauge(() => queue().getJobCountByTypes('waiting', 'prioritized', 'delayed'), rate.per / rate.max, afterMs));
+      }
+    }
   }
 
-  async dispatch(byOutput: Map<string, Alert[]>): Promise<void> {
+  async dispatch(byOutput: Map<string, Alert[]>, ctx: DispatchContext): Promise<void> {
     const waits: Array<Promise<unknown>> = [];
     // An alert routed to several outputs is serialised once, not once per output.
     const serialised = new Map<Alert, string>();
@@ -62,14 +110,20 @@ export class Fanout {
       if (json === undefined) serialised.set(alert, (json = stringifyJson(alert)));
       return json;
     };
+    const perOutput = new Map<string, FoldInput[]>();
     for (const [name, alerts] of byOutput) {
-      const output = this.outputs[name]!;
-      if (output.batchSize === 1) waits.push(this.addSingles(name, alerts, jsonOf));
-      else this.buffer(output, alerts, waits, jsonOf);
+      perOutput.set(name, alerts.map((alert) => ({ alert, json: '', ledgerField: `${name}|${ctx.refOf(alert)}` })));
     }
+    if (ctx.replay) await this.skipQueued(perOutput, ctx);
     this.waiting++;
-    if (this.waiting >= this.pressureLimit) void this.flushAll();
     try {
+      for (const [name, items] of perOutput) {
+        for (const item of items) item.json = jsonOf(item.alert);
+        const policy = this.policies.get(name);
+        if (policy) waits.push(this.folded(name, policy, items, ctx));
+        else this.enqueue(name, items, ctx, waits);
+      }
+      if (this.waiting >= this.pressureLimit) void this.flushAll();
       await Promise.all(waits);
     } finally {
       this.waiting--;
@@ -81,27 +135,109 @@ export class Fanout {
     return Promise.all([...this.pending.keys()].map((name) => this.flush(name))).then(() => undefined);
   }
 
-  private addSingles(name: string, alerts: Alert[], jsonOf: (alert: Alert) => string): Promise<unknown> {
+  /** The ingest job completed: its ledger, if it has one, is deleted (grouped, one call per 100 ms). */
+  completed(jobId: string): void {
+    if (!this.ledgers.delete(jobId)) return;
+    this.forgetting.add(jobId);
+    this.forgetTimer ??= setTimeout(() => {
+      this.forgetTimer = undefined;
+      const ids = [...this.forgetting];
+      this.forgetting.clear();
+      // A missed delete only leaves the ledger to its TTL.
+      void this.ledger.forget(ids).catch(() => undefined);
+    }, 100).unref();
+  }
+
+  /** Notes a ledger to delete on completion. Jobs that fail instead (retried, maybe elsewhere) are
+   * never completed here: past a bound the notes are dropped and those ledgers left to their TTL. */
+  private remember(jobId: string): void {
+    if (this.ledgers.size >= 100_000) this.ledgers.clear();
+    this.ledgers.add(jobId);
+  }
+
+  private singleJobId(ctx: DispatchContext, alert: Alert): string {
+    return `${ctx.jobId}-${ctx.refOf(alert)}`;
+  }
+
+  /**
+   * A replayed ingest job: leaves out what an earlier run already queued (single-alert jobs that
+   * exist, ledger entries of batches and folds), counted, before storm control sees anything twice.
+   */
+  private async skipQueued(perOutput: Map<string, FoldInput[]>, ctx: DispatchContext): Promise<void> {
+    const recorded = await this.ledger.recorded(ctx.jobId, [...perOutput.values()].flat().map((i) => i.ledgerField));
+    const check = this.deps.redis.pipeline();
+    const singles: Array<[string, FoldInput]> = [];
+    for (const [name, items] of perOutput) {
+      if (this.outputs[name]!.batchSize !== 1) continue;
+      const queue = this.queueFor(name);
+      for (const item of items) {
+        check.exists(queue.toKey(this.singleJobId(ctx, item.alert)));
+        singles.push([name, item]);
+      }
+    }
+    const found = singles.length > 0 ? ((await check.exec()) ?? []) : [];
+    const queued = new Set(singles.filter((_, i) => found[i]?.[1] === 1).map(([, item]) => item));
+    for (const [name, items] of perOutput) {
+      const rest = items.filter((i) => !recorded.has(i.ledgerField) && !queued.has(i));
+      if (rest.length < items.length) this.deps.onSuppressed?.(name, 'replay', items.length - rest.length);
+      perOutput.set(name, rest);
+    }
+  }
+
+  private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext): Promise<void> {
+    const backlog = this.backlogs.get(name);
+    const perJob = this.outputs[name]!.batchSize;
+    const overflowing = (await backlog?.admit(items.length / perJob)) ?? false;
+    const result = await this.storm.fold(policy, items, { overflowing, ledgerKey: this.ledger.key(ctx.jobId) });
+    if (!overflowing) backlog?.added(-(items.length - result.passed.length) / perJob);
+    if (result.storm + result.overflow > 0) this.remember(ctx.jobId);
+    const count = this.deps.onSuppressed;
+    if (count) {
+      if (result.storm > 0) count(name, 'storm', result.storm);
+      if (result.overflow > 0) count(name, 'overflow', result.overflow);
+      if (result.replayed > 0) count(name, 'replay', result.replayed);
+    }
+    const waits: Array<Promise<unknown>> = [];
+    this.enqueue(name, result.passed, ctx, waits);
+    if (this.waiting >= this.pressureLimit) void this.flush(name);
+    await Promise.all(waits);
+  }
+
+  private enqueue(name: string, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
+    if (items.length === 0) return;
+    const output = this.outputs[name]!;
+    if (output.batchSize === 1) waits.push(this.addSingles(name, items, ctx));
+    else this.buffer(output, items, ctx, waits);
+  }
+
+  private async addSingles(name: string, items: FoldInput[], ctx: DispatchContext): Promise<void> {
     const opts = this.jobOptions.get(name)!;
-    const jobs = alerts.map((alert) => ({ name, data: { alerts: [jsonOf(alert)] }, opts: { ...opts, jobId: alert.id } }));
+    // The id repeats only for a replay of the same ingest job, so it is what makes single-alert
+    // outputs idempotent (no ledger write on the hot path); skipQueued counted those first.
+    const jobs = items.map((item) => ({ name, data: { alerts: [item.json] }, opts: { ...opts, jobId: this.singleJobId(ctx, item.alert) } }));
     // addBulk is one MULTI; Redis runs nothing else meanwhile, so keep each one short.
     const adds: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
-    return Promise.all(adds);
+    await Promise.all(adds);
   }
 
-  private buffer(output: OutputInstance, alerts: Alert[], waits: Array<Promise<unknown>>, jsonOf: (alert: Alert) => string): void {
+  private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
     const name = output.name;
+    const ledgerKey = this.ledger.key(ctx.jobId);
+    this.remember(ctx.jobId);
     let registered: PendingBatch | undefined;
-    for (const alert of alerts) {
-      const json = jsonOf(alert);
+    for (const item of items) {
+      const json = item.json;
       let batch = this.pendingFor(name);
       if (batch.jsons.length > 0 && batch.bytes + json.length > output.batchMaxBytes) {
         void this.flush(name);
         batch = this.pendingFor(name);
       }
       batch.jsons.push(json);
-      batch.ids.push(alert.id);
+      batch.ids.push(this.singleJobId(ctx, item.alert));
+      let fields = batch.ledger.get(ledgerKey);
+      if (!fields) batch.ledger.set(ledgerKey, (fields = []));
+      fields.push(item.ledgerField);
       batch.bytes += json.length + 1;
       if (batch !== registered) {
         waits.push(batch.done.promise);
@@ -117,7 +253,7 @@ export class Fanout {
 
   private pendingFor(name: string): PendingBatch {
     let batch = this.pending.get(name);
-    if (!batch) this.pending.set(name, (batch = { jsons: [], ids: [], bytes: 0, done: deferred() }));
+    if (!batch) this.pending.set(name, (batch = { jsons: [], ids: [], ledger: new Map(), bytes: 0, done: deferred() }));
     return batch;
   }
 
@@ -129,6 +265,7 @@ export class Fanout {
     const jobId = `b${createHash('sha1').update(batch.ids.join(',')).digest('hex')}`;
     try {
       await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      await this.ledger.record(batch.ledger);
       batch.done.resolve();
     } catch (err) {
       batch.done.reject(err);

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDedupStage, dedupKey, SUPPRESSED_FIELD } from '../../../src/router/stages/dedup.js';
-import { DEFAULT_DEDUP_KEY } from '../../../src/config/schema.js';
+import { eventIdentity } from '../../../src/alert/identity.js';
+import { parseJson } from '../../../src/alert/json.js';
+import { createDedupStage } from '../../../src/router/stages/dedup.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { waitFor } from '../../helpers/wait.js';
-import { makeAlert } from './make-alert.js';
+import { configOf, makeAlert } from './make-alert.js';
+import type { Alert } from '../../../src/alert/alert.js';
 
 let redis: Redis;
 let prefix: string;
@@ -18,69 +20,106 @@ afterEach(async () => {
   await deletePrefix(prefix);
 });
 
-const same = { rule: 'Terminal shell in container', hostname: 'node-1', output_fields: { 'container.id': 'abc', 'proc.cmdline': 'bash' } };
-const dup = () => makeAlert({ ...same, output_fields: { ...same.output_fields } });
-
-describe('dedup stage (real Redis)', () => {
-  it('the key is built from the configured fields only', () => {
-    const a = dup();
-    const b = makeAlert({ ...same, time: '2030-01-01T00:00:00Z', output_fields: { ...same.output_fields, 'evt.time': 5n } });
-    expect(dedupKey(a, DEFAULT_DEDUP_KEY)).toBe(dedupKey(b, DEFAULT_DEDUP_KEY));
-    expect(dedupKey(a, DEFAULT_DEDUP_KEY)).not.toBe(dedupKey(makeAlert({ ...same, hostname: 'node-2' }), DEFAULT_DEDUP_KEY));
-    expect(dedupKey(a, ['rule'])).toBe(dedupKey(makeAlert({ rule: same.rule, hostname: 'other' }), ['rule']));
+const shell = (i: number, over: Partial<Alert> = {}): Alert =>
+  makeAlert({
+    rule: 'Terminal shell in container',
+    output_fields: { 'container.id': 'abc', 'proc.cmdline': 'bash', 'evt.time': 1749722998004512930n + BigInt(i) },
+    ...over,
   });
 
-  it('suppresses the same key within the window, in one batch and across batches; distinct keys pass', async () => {
-    const stage = createDedupStage(redis, { prefix, window: 60_000, key: DEFAULT_DEDUP_KEY });
-    const first = await stage([dup(), dup(), makeAlert({ ...same, hostname: 'node-2' })]);
-    expect(first.map((a) => a.hostname)).toEqual(['node-1', 'node-2']);
-    expect(first.every((a) => !(SUPPRESSED_FIELD in a.output_fields))).toBe(true);
-    expect(await stage([dup(), dup()])).toEqual([]);
+const audit = (i: number, host = 'node-1'): Alert =>
+  makeAlert({
+    rule: 'Attach/Exec Pod',
+    source: 'k8s_audit',
+    hostname: host,
+    output_fields: { 'ka.user.name': `user-${i}`, 'ka.target.name': `pod-${i}`, 'ka.target.namespace': 'team1', 'evt.time': 1749722998004512930n + BigInt(i) },
   });
 
-  it('carries the suppressed count on the next alert passing after the window', async () => {
-    const stage = createDedupStage(redis, { prefix, window: 300, key: DEFAULT_DEDUP_KEY });
-    expect(await stage([dup()])).toHaveLength(1);
-    expect(await stage([dup(), dup()])).toHaveLength(0);
-    expect(await stage([dup()])).toHaveLength(0);
-    // Three repeats were suppressed; once the window ends the next one passes and says so.
-    const passed = await waitFor(async () => {
-      const out = await stage([dup()]);
-      return out.length === 1 ? out[0] : undefined;
-    }, { timeoutMs: 5000, intervalMs: 50, what: 'window to end' });
-    // The probes made by waitFor while still inside the window were suppressed too: at least 3.
-    expect(passed.output_fields[SUPPRESSED_FIELD]).toBeGreaterThanOrEqual(3);
+/** A second copy of an alert, as a second POST of the same body gives (fresh objects, own id). */
+const copy = (a: Alert): Alert => ({ ...a, id: `${a.id}-copy`, output_fields: { ...a.output_fields } });
+
+const defaults = () => createDedupStage(redis, { prefix, window: configOf({ outputs: { o: { type: 'stdout' } }, routes: [{ outputs: ['o'] }] }).dedup.window });
+
+describe('event identity', () => {
+  it('is the same event: rule, source, time, output, every output field (key order free, int64 exact), hostname for syscall only', () => {
+    const a = shell(0);
+    const reordered = parseJson('{"evt.time":1749722998004512930,"proc.cmdline":"bash","container.id":"abc"}') as Alert['output_fields'];
+    expect(eventIdentity({ ...a, output_fields: reordered })).toBe(eventIdentity(a));
+    expect(eventIdentity(shell(1))).not.toBe(eventIdentity(a)); // evt.time differs by 1 ns, beyond 2^53
+    expect(eventIdentity({ ...a, hostname: 'node-2' })).not.toBe(eventIdentity(a));
+    expect(eventIdentity({ ...a, source: 'k8s_audit' })).not.toBe(eventIdentity(a));
+    // Events without evt.time in their fields (a custom rule, a text alert) still differ by time or output.
+    const bare = makeAlert({ output_fields: {}, output: 'shell in abc' });
+    expect(eventIdentity({ ...bare, time: '2025-06-12T08:00:01Z' })).not.toBe(eventIdentity(bare));
+    expect(eventIdentity({ ...bare, output: 'shell in def' })).not.toBe(eventIdentity(bare));
+    expect(eventIdentity({ ...a, output_fields: { ...a.output_fields, 'evt.time': '1749722998004512930' } })).not.toBe(eventIdentity(a));
+    // One audit event read by two Falco instances is one event.
+    expect(eventIdentity(audit(3, 'node-1'))).toBe(eventIdentity(audit(3, 'node-2')));
+  });
+});
+
+describe('dedup stage (real Redis), shipped defaults', () => {
+  it('passes 50 k8s_audit alerts of one rule and host with distinct users, targets and evt.time', async () => {
+    const stage = defaults();
+    const alerts = Array.from({ length: 50 }, (_, i) => audit(i));
+    const { passed, duplicates } = await stage(alerts, '1');
+    expect(passed).toHaveLength(50);
+    expect(duplicates).toBe(0);
   });
 
-  it('reports exactly the suppressed count when nothing probes inside the window', async () => {
-    const stage = createDedupStage(redis, { prefix, window: 300, key: DEFAULT_DEDUP_KEY });
-    const a = dup();
-    expect(await stage([a, dup(), dup()])).toEqual([a]);
-    const key = `${prefix}:dedup:${dedupKey(a, DEFAULT_DEDUP_KEY)}`;
-    await waitFor(async () => (await redis.exists(key)) === 0, { timeoutMs: 5000, what: 'claim to expire' });
-    const [next] = await stage([dup()]);
-    expect(next!.output_fields[SUPPRESSED_FIELD]).toBe(2);
-    // The count was consumed: after the next window with no repeats, the alert carries none.
-    await waitFor(async () => (await redis.exists(key)) === 0, { timeoutMs: 5000, what: 'second claim to expire' });
-    const [third] = await stage([dup()]);
-    expect(third).toBeDefined();
-    expect(SUPPRESSED_FIELD in third!.output_fields).toBe(false);
+  it('passes 50 syscall alerts of one rule in one container with the same cmdline and distinct evt.time', async () => {
+    const stage = defaults();
+    // In separate ingest jobs, as Falco posts them one by one.
+    let passed = 0;
+    for (let i = 0; i < 50; i++) passed += (await stage([shell(i)], String(i + 1))).passed.length;
+    expect(passed).toBe(50);
   });
 
-  it('a retried batch with the same alert ids passes again', async () => {
-    const stage = createDedupStage(redis, { prefix, window: 60_000, key: DEFAULT_DEDUP_KEY });
-    const a = dup();
+  it('drops the same event received again: in another job, later in the same job, or from a second Falco for audit events', async () => {
+    const stage = defaults();
+    const a = shell(0);
+    const first = await stage([a, copy(a), shell(1)], '1');
+    expect(first.passed.map((x) => x.id)).toEqual([a.id, first.passed[1]!.id]);
+    expect(first.duplicates).toBe(1);
+    expect(await stage([copy(a)], '2')).toMatchObject({ passed: [], duplicates: 1 });
+    expect(await stage([copy(a)], '3')).toMatchObject({ passed: [], duplicates: 1 });
+    const e = audit(7, 'node-1');
+    expect((await stage([e], '4')).passed).toHaveLength(1);
+    expect(await stage([{ ...audit(7, 'node-2') }], '5')).toMatchObject({ passed: [], duplicates: 1 });
+  });
+
+  it('a retried ingest job passes its own alerts again; a duplicate inside it stays dropped', async () => {
+    const stage = defaults();
+    const a = shell(0);
     const b = makeAlert({ rule: 'Other rule' });
-    const firstTry = await stage([a, b]);
-    expect(firstTry).toHaveLength(2);
-    const retried = await stage([{ ...a, output_fields: { ...same.output_fields } }, { ...b, output_fields: {} }]);
-    expect(retried.map((x) => x.id)).toEqual([a.id, b.id]);
-    // …while a different alert with the same key is still suppressed.
-    expect(await stage([dup()])).toEqual([]);
+    const job = [a, copy(a), b];
+    expect((await stage(job, '41')).passed).toHaveLength(2);
+    // A second POST meanwhile (another job) is a duplicate…
+    expect((await stage([copy(a)], '42')).passed).toEqual([]);
+    // …while the retry of job 41 (fresh objects parsed again from the same job data) passes as before.
+    const retried = await stage(job.map(copy), '41');
+    expect(retried.passed.map((x) => x.id)).toEqual([`${a.id}-copy`, `${b.id}-copy`]);
+    expect(retried.duplicates).toBe(1);
+  });
+
+  it('the claim expires with the window: the same event later passes again', async () => {
+    const stage = createDedupStage(redis, { prefix, window: 300 });
+    const a = shell(0);
+    expect((await stage([a], '1')).passed).toHaveLength(1);
+    expect((await stage([copy(a)], '2')).passed).toHaveLength(0);
+    const again = await waitFor(async () => (await stage([copy(a)], '3')).passed[0], { timeoutMs: 5000, intervalMs: 50, what: 'window to end' });
+    expect(again.output_fields).toEqual(a.output_fields);
   });
 
   it('window 0 turns dedup off', async () => {
-    const stage = createDedupStage(redis, { prefix, window: 0, key: DEFAULT_DEDUP_KEY });
-    expect(await stage([dup(), dup(), dup()])).toHaveLength(3);
+    const stage = createDedupStage(redis, { prefix, window: 0 });
+    const a = shell(0);
+    expect((await stage([a, copy(a), copy(a)], '1')).passed).toHaveLength(3);
+  });
+
+  it('the default window is 10 minutes and the global stage takes no key', () => {
+    const doc = { outputs: { o: { type: 'stdout' } }, routes: [{ outputs: ['o'] }] };
+    expect(configOf(doc).dedup.window).toBe(600_000);
+    expect(() => configOf({ ...doc, dedup: { window: '1m', key: ['rule'] } })).toThrow(/outputs\.<name>\.dedup/);
   });
 });

@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+
+/** A ledger outlives its ingest job this long at most (when the completion clean-up was missed). */
+export const LEDGER_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * What one ingest job has already put in a batch or folded into a digest, so that a retried or
+ * stalled job queues only the rest: a batched output would otherwise store a second copy (its
+ * batches mix alerts of several ingest jobs, so no job id can say "already queued").
+ * One hash per ingest job, `<output>|<alert ref>` fields, written after the queueing it records
+ * (at least once: a crash between the two repeats that one step), deleted when the job completes.
+ */
+export class FanoutLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  key(jobId: string): string {
+    return `${this.prefix}:fanout:${jobId}`;
+  }
+
+  /** The fields of `fields` already recorded for this job. */
+  async recorded(jobId: string, fields: string[]): Promise<Set<string>> {
+    if (fields.length === 0) return new Set();
+    const found = await this.redis.hmget(this.key(jobId), ...fields);
+    return new Set(fields.filter((_, i) => found[i] !== null));
+  }
+
+  /** Records queued alerts: `fieldsByKey` maps a ledger key to its new fields (one round trip). */
+  async record(fieldsByKey: ReadonlyMap<string, string[]>): Promise<void> {
+    if (fieldsByKey.size === 0) return;
+    const multi = this.redis.pipeline();
+    for (const [key, fields] of fieldsByKey) {
+      multi.hset(key, Object.fromEntries(fields.map((f) => [f, 1])));
+      multi.pexpire(key, LEDGER_TTL_MS);
+    }
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  /** The ingest jobs completed: nothing of them will run again. */
+  async forget(jobIds: string[]): Promise<void> {
+    if (jobIds.length > 0) await this.redis.unlink(...jobIds.map((id) => this.key(id)));
+  }
+}

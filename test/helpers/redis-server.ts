@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { waitFor } from './wait.js';
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/**
+ * A redis-server of a test's own (never the shared one at 6379): a free port, a temp dir, AOF
+ * `everysec` like production unless `aof: false`. Stop and start it again on the same port and
+ * data to simulate an outage.
+ */
+export class TestRedis {
+  private child?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), 'falconet-redis-'));
+  port = 0;
+
+  /** `debug`: allow DEBUG SLEEP from loopback (a Redis that stalls, for deadline tests). */
+  constructor(private readonly opts: { aof?: boolean; debug?: boolean } = {}) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(): Promise<this> {
+    if (this.port === 0) this.port = await freePort();
+    const aof = this.opts.aof ?? true;
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction',
+        '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', ...(this.opts.debug ? ['--enable-debug-command', 'local'] : [])],
+      { stdio: 'ignore' },
+    );
+    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    try {
+      // AOF loading answers -LOADING to PING until done.
+      await waitFor(async () => (await probe.ping()) === 'PONG', { timeoutMs: 20_000, what: `redis-server on ${this.port}` });
+    } finally {
+      probe.disconnect();
+    }
+    return this;
+  }
+
+  /** SIGTERM: Redis flushes its AOF and exits, as in a rolling restart. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
