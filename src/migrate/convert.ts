@@ -172,6 +172,9 @@ function convertOutput(def: SidekickOutput, settings: Map<string, Setting>, deps
     else notes.push('maxconcurrentrequests 0 (unlimited): Falconet keeps its default concurrency (4 per worker)');
   }
   convertClientTls(def, type, settings, ctx, out, dropped, deps);
+  if (outputDefinition(type)?.defaultOverflow === 'digest') {
+    notes.push('a backlog longer than 60 s at this output\'s rate limit is folded into digests (overflow); Falcosidekick posted every alert and lost the ones refused with 429; overflow: { mode: queue } sends each one');
+  }
 
   for (const k of taken) if (!dropped.has(k)) deps.line(full(k), 'mapped', targets.has(k) ? `${at}.${targets.get(k)}` : at);
   for (const [k, why] of dropped) deps.line(full(k), 'dropped', why);
