@@ -136,6 +136,21 @@ export const rootSchema = z.strictObject({
       maxPerOutput: z.number().int().min(1).max(10_000_000).default(100_000),
     })
     .default({ maxAge: 14 * 24 * 3600 * 1000, maxPerOutput: 100_000 }),
+  /** The web UI's event store (src/ui): bounded by count, bytes and age, whichever bites first. */
+  ui: z
+    .strictObject({
+      /** Store alerts for /api/alerts and /ui/; off: nothing is written. */
+      enabled: z.boolean().default(true),
+      retention: z
+        .strictObject({
+          maxAlerts: z.number().int().min(1).max(100_000_000).default(100_000),
+          /** Redis memory of the store, as estimated per alert (record + index entries; within 15% of MEMORY USAGE). */
+          maxBytes: byteSize.default(256 * 1024 * 1024),
+          maxAge: duration.default(7 * 24 * 3600 * 1000),
+        })
+        .default({ maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 }),
+    })
+    .default({ enabled: true, retention: { maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 } }),
   worker: z
     .strictObject({
       /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */

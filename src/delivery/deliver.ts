@@ -24,6 +24,8 @@ export interface DeliverDeps {
   rateLimitError(): Error;
   shutdown: AbortSignal;
   now?: () => number;
+  /** Told each send's outcome with the job's alert texts (the UI's delivery status, src/ui/record.ts); must not throw. */
+  onOutcome?: (texts: readonly string[], outcome: Outcome) => void;
 }
 
 /**
@@ -71,6 +73,7 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
     const outcome = classifyAttempt(attempt, history, budget, now());
     await deadLetter(outcome);
     record(outcome, job.id);
+    deps.onOutcome?.(job.data.alerts, outcome);
     await settle(job, outcome);
   };
 

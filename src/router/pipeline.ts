@@ -12,6 +12,8 @@ import { DeadLetterStore } from '../dlq/store.js';
 import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
+import { AlertStore } from '../ui/store.js';
+import { storeRouted } from '../ui/record.js';
 
 /**
  * The router: one ingest batch through explicit stages, in this order:
@@ -30,6 +32,8 @@ export function createRouterPipeline(
   const dedup = createDedupStage(deps.redis, { prefix: config.redis.prefix, ...config.dedup });
   const route = createRouteStage(config.compiledRoutes, config.outputs);
   const { routed, suppressed } = deps.metrics;
+  // The web UI's event store (src/ui): one script call per ingest batch, before fan-out.
+  const ui = config.ui.enabled ? new AlertStore(deps.redis, config.redis.prefix, config.ui.retention) : undefined;
   const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1), {
     redis: deps.redis,
     prefix: config.redis.prefix,
@@ -50,6 +54,7 @@ export function createRouterPipeline(
       const { byOutput, unrouted } = route(unique);
       routed.inc({ outcome: 'unrouted' }, unrouted);
       routed.inc({ outcome: 'routed' }, unique.length - unrouted);
+      if (ui) await storeRouted(ui, alerts, byOutput);
       await fanout.dispatch(byOutput, dispatchContext(job, unique));
     },
     flush: () => fanout.flushAll(),

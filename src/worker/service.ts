@@ -12,6 +12,8 @@ import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
+import { AlertStore } from '../ui/store.js';
+import { StatusWriter } from '../ui/record.js';
 import type { Output } from '../../outputs/types.js';
 
 /** "No rate limit", expressed as a limiter so that pauses still apply (see startDelivery). */
@@ -108,6 +110,8 @@ export async function startWorker(
   routerWorker.on('error', onRedisError);
 
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
+  // Delivery status for the web UI (src/ui): batched, one script call per flush.
+  const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(redis, prefix, config.ui.retention)) : undefined;
   const deliveryWorkers: Worker<DeliveryJobData>[] = [];
   const outputs: Array<{ output: Output; http: HttpClient }> = [];
   for (const instance of Object.values(config.outputs)) {
@@ -133,6 +137,7 @@ export async function startWorker(
       // Dead letters live in src/dlq, apart from the live queue (its limiter, pauses, retention).
       deadLetters,
       shutdown: shutdown.signal,
+      onOutcome: uiStatus && ((texts, outcome) => uiStatus.record(instance.name, texts, outcome)),
     });
     const { retry, rateLimit } = instance.config;
     const worker = new Worker<DeliveryJobData>(deliveryQueueName(instance.name), processor, {
@@ -167,6 +172,7 @@ export async function startWorker(
     }
     await digests.stop();
     await Promise.all(deliveryWorkers.map((w) => w.close()));
+    await uiStatus?.flush();
     shutdown.abort();
     await Promise.all(outputs.map(async ({ output, http }) => {
       await output.close?.();

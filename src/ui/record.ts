@@ -1,0 +1,91 @@
+import type { Alert } from '../alert/alert.js';
+import type { Outcome } from '../delivery/stages/classify.js';
+import type { AlertStore, DeliveryStatus, StoreInput } from './store.js';
+
+let warned = false;
+
+/**
+ * The router's write to the UI store: every normalised alert of the batch, with the outputs it was
+ * routed to. A failing UI write must not hold up delivery: it is reported once and skipped.
+ */
+export async function storeRouted(store: AlertStore, alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): Promise<void> {
+  const outputsOf = new Map<Alert, string[]>();
+  for (const [output, routed] of byOutput) {
+    for (const alert of routed) {
+      const list = outputsOf.get(alert);
+      if (list) list.push(output);
+      else outputsOf.set(alert, [output]);
+    }
+  }
+  const items: StoreInput[] = alerts.map((alert) => ({ alert, outputs: outputsOf.get(alert) ?? [] }));
+  try {
+    await store.add(items);
+  } catch (err) {
+    if (!warned) process.emitWarning(`falconet: the UI store could not be written (alerts are delivered regardless): ${(err as Error).message}`);
+    warned = true;
+  }
+}
+
+const ID_PREFIX = /^\{"id":"([^"\\]+)"/;
+
+/** The alert id at the start of a delivery job's alert JSON (stringifyJson writes `id` first). */
+function idOf(text: string): string | undefined {
+  return ID_PREFIX.exec(text)?.[1];
+}
+
+/** Delivery status per alert from one send's Outcome (src/delivery/deliver.ts calls it after record). */
+export function statusesOf(output: string, texts: readonly string[], outcome: Outcome, at: number): Array<{ id: string; output: string; status: DeliveryStatus }> {
+  const changes: Array<{ id: string; output: string; status: DeliveryStatus }> = [];
+  const settled = new Set<string>();
+  for (const d of outcome.dead) {
+    settled.add(d.text);
+    changes.push({ id: d.id, output, status: { status: 'dead_lettered', attempts: outcome.sends, lastError: d.reason } });
+  }
+  const retry = outcome.retry;
+  if (retry) {
+    for (const text of retry.texts) {
+      settled.add(text);
+      const id = idOf(text);
+      if (id) changes.push({ id, output, status: { status: 'retrying', attempts: outcome.sends, lastError: retry.error.message } });
+    }
+  }
+  for (const text of texts) {
+    if (settled.has(text)) continue;
+    const id = idOf(text);
+    if (id) changes.push({ id, output, status: { status: 'delivered', attempts: outcome.sends, deliveredAt: at } });
+  }
+  return changes;
+}
+
+/**
+ * Batches status writes from every delivery worker of a process: one script call per flush
+ * (every `intervalMs` or `maxPending` changes), never one per alert.
+ */
+export class StatusWriter {
+  private pending: Array<{ id: string; output: string; status: DeliveryStatus }> = [];
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly intervalMs = 100,
+    private readonly maxPending = 1000,
+  ) {}
+
+  /** The delivery hook: never throws, never awaits Redis. */
+  record(output: string, texts: readonly string[], outcome: Outcome): void {
+    this.pending.push(...statusesOf(output, texts, outcome, Date.now()));
+    if (this.pending.length >= this.maxPending) void this.flush();
+    else if (!this.timer && this.pending.length > 0) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(() => this.store.setStatuses(batch).then(() => undefined, () => undefined));
+    return this.flushing;
+  }
+}
