@@ -8,6 +8,8 @@ import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
 import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { AlertStore } from '../ui/store.js';
+import { createUiRoutes } from '../ui/routes.js';
 import { createCollectorApp } from './app.js';
 import { startCollectorServer } from './server.js';
 import type { RawAlert } from './decode.js';
@@ -76,6 +78,9 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
       return false;
     }
   };
+  const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
+  // The web UI's API and page (src/ui), beside the dead-letter API.
+  const uiRoutes = config.ui.enabled ? createUiRoutes(new AlertStore(redis, config.redis.prefix, config.ui.retention), redis, log) : undefined;
   const app = createCollectorApp({
     maxBodySize: config.listen.maxBodySize,
     ingest: submit,
@@ -95,7 +100,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     },
     metrics,
     logger: log,
-    api: createDlqRoutes(createDlqService(config, redis)),
+    api: async (ctx) => (uiRoutes ? await uiRoutes(ctx) : false) || dlqRoutes(ctx),
     auth: new Authenticator(config.auth, metrics.registry),
   });
 
@@ -113,6 +118,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     reloadTls: server.reloadTls,
     async stop() {
       // Stop accepting, let in-flight requests finish (their writes complete), then close Redis.
+      uiRoutes?.close();
       await server.close();
       // In-flight writes end within spool.deadline (then they are in the spool).
       const deadline = Date.now() + 10_000;

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/alert/alert.js';
 import { AlertStore } from '../../../src/ui/store.js';
-import { queryAlerts } from '../../../src/ui/query.js';
+import { SCAN_BOUND, queryAlerts } from '../../../src/ui/query.js';
 import { statusesOf } from '../../../src/ui/record.js';
 import { stringifyJson } from '../../../src/alert/json.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
@@ -49,6 +49,31 @@ describe('UI event store (real Redis)', () => {
     expect(rule).toBeLessThanOrEqual(10_000);
     expect(delivered).toBe(20_000);
   }, 120_000);
+
+  it('a query examines at most limit + SCAN_BOUND candidates per page, then returns a cursor to go on', async () => {
+    const s = store();
+    const total = SCAN_BOUND * 2 + 500;
+    const needle = fixtureAlert(0);
+    needle.output = 'the only match: needle-Ω42';
+    await s.add([{ alert: needle, outputs: [] }]);
+    for (let i = 1; i < total; i += 1000) await s.add(Array.from({ length: Math.min(1000, total - i) }, (_, j) => ({ alert: fixtureAlert(i + j), outputs: [] })));
+    const examined: number[] = [];
+    const records = s.records.bind(s);
+    s.records = async (ids) => (examined.push(ids.length), records(ids));
+    let cursor: number | undefined;
+    let pages = 0;
+    let found: string[] = [];
+    do {
+      examined.length = 0;
+      const page = await queryAlerts(s, { q: 'needle-Ω42' }, 10, cursor);
+      expect(examined.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(10 + SCAN_BOUND);
+      found = found.concat(page.alerts.map((a) => a.alert.output!));
+      cursor = page.next === null ? undefined : Number(page.next);
+      pages++;
+    } while (cursor !== undefined);
+    expect(found).toEqual(['the only match: needle-Ω42']);
+    expect(pages).toBe(3);
+  }, 60_000);
 
   it('bounded by bytes and by age, whichever bites first', async () => {
     const byBytes = store({ maxBytes: 200_000 });

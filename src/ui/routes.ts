@@ -1,0 +1,250 @@
+import { PassThrough } from 'node:stream';
+import type { Redis } from 'ioredis';
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import { requestIdentity } from '../auth/middleware.js';
+import { FilterError, queryAlerts, type AlertFilter } from './query.js';
+import { filterFromQuery, scopeOf, visible, type Scope } from './scope.js';
+import { readStats } from './stats.js';
+import { indexValues, type AlertStore } from './store.js';
+import { serveStatic } from './static.js';
+import type { Alert } from '../alert/alert.js';
+import { csvHeader, csvLine } from './csv.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+const EXPORT_PAGE = 1000;
+const HEARTBEAT_MS = 15_000;
+/** Delivery changes are forwarded to a scoped client only for alerts it was shown: remember this many. */
+const SEEN_PER_CLIENT = 5000;
+
+/**
+ * The web UI's JSON API and page, served by the collector (under the same auth as /api/dlq):
+ *   GET /api/alerts?priority=&rule=&source=&hostname=&namespace=&tenant=&tag=&q=&since=&until=&limit=&cursor=
+ *   GET /api/alerts/:id     the alert with `outputs` and `deliveries`
+ *   GET /api/stats?since=&until=
+ *   GET /api/events         server-sent events: new alerts, delivery status changes
+ *   GET /api/export?…&format=ndjson|csv   streamed, every match
+ *   GET /ui/…               the page (dist/ui, built by npm run build)
+ * Returns false for every other path.
+ */
+export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger) {
+  const events = new EventHub(redis, store.events, logger);
+
+  return Object.assign(
+    async (ctx: Context): Promise<boolean> => {
+      const path = ctx.path;
+      if (path === '/ui' || path.startsWith('/ui/')) return serveStatic(ctx);
+      if (!path.startsWith('/api/alerts') && path !== '/api/stats' && path !== '/api/events' && path !== '/api/export') return false;
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        fail(ctx, 405, 'method_not_allowed', `${path} accepts GET`);
+        return true;
+      }
+      const scope = scopeOf(requestIdentity(ctx));
+      try {
+        if (path === '/api/alerts') await list(ctx, scope);
+        else if (path.startsWith('/api/alerts/')) await one(ctx, scope, decodeURIComponent(path.slice('/api/alerts/'.length)));
+        else if (path === '/api/stats') await stats(ctx, scope);
+        else if (path === '/api/events') await events.attach(ctx, scope);
+        else await exportAlerts(ctx, scope);
+      } catch (err) {
+        if (err instanceof FilterError) fail(ctx, 400, 'bad_request', err.message);
+        else {
+          logger.warn({ err: (err as Error).message, path }, 'UI API request failed');
+          fail(ctx, 503, 'unavailable', `the alert store could not be read: ${(err as Error).message}`);
+        }
+      }
+      return true;
+    },
+    { close: () => events.close() },
+  );
+
+  async function list(ctx: Context, scope: Scope): Promise<void> {
+    const filter = filterFromQuery(ctx.query, scope);
+    const limit = intParam(ctx, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
+    const cursor = cursorParam(ctx);
+    const page = await queryAlerts(store, filter, limit, cursor);
+    ctx.type = 'application/json';
+    // Built as text so each alert is embedded byte for byte (nanosecond integers stay exact).
+    const alerts = page.alerts.map((a) => withExtras(a.json, { seq: String(a.seq), outputs: a.outputs }));
+    ctx.body = `{"alerts":[${alerts.join(',')}],"next":${JSON.stringify(page.next)},"total":${page.total},"totalExact":${page.totalExact}}`;
+  }
+
+  async function one(ctx: Context, scope: Scope, id: string): Promise<void> {
+    const [rec] = await store.records([id]);
+    const alert = rec && (JSON.parse(rec.json) as Alert);
+    if (!rec || !alert || !visible(scope, summaryScope(alert))) return fail(ctx, 404, 'not_found', `no stored alert ${JSON.stringify(id)} (evicted, or never stored)`);
+    const deliveries = await store.deliveries(id, rec.outputs);
+    ctx.type = 'application/json';
+    ctx.body = withExtras(rec.json, { outputs: rec.outputs, deliveries });
+  }
+
+  async function stats(ctx: Context, scope: Scope): Promise<void> {
+    if (scope.stats === undefined) return fail(ctx, 403, 'forbidden', 'statistics are kept per tenant: this identity has namespaces but no tenant');
+    const filter = filterFromQuery({ since: ctx.query.since, until: ctx.query.until }, {});
+    const until = filter.until ?? Date.now();
+    const since = filter.since ?? until - 3600_000;
+    ctx.body = await readStats(store, scope.stats, since, until);
+  }
+
+  async function exportAlerts(ctx: Context, scope: Scope): Promise<void> {
+    const format = ctx.query.format ?? 'ndjson';
+    if (format !== 'ndjson' && format !== 'csv') throw new FilterError('"format" is ndjson or csv');
+    const filter: AlertFilter = filterFromQuery(ctx.query, scope);
+    const stream = new PassThrough();
+    ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson';
+    ctx.set('Content-Disposition', `attachment; filename="falconet-alerts.${format}"`);
+    ctx.body = stream;
+    void (async () => {
+      try {
+        if (format === 'csv') stream.write(csvHeader());
+        let cursor: number | undefined;
+        for (;;) {
+          const page = await queryAlerts(store, filter, EXPORT_PAGE, cursor);
+          for (const a of page.alerts) {
+            const chunk = format === 'csv' ? csvLine(a.alert) : `${a.json}\n`;
+            // Backpressure: a slow client holds the walk, not memory.
+            if (!stream.write(chunk)) await new Promise((r) => stream.once('drain', r));
+            if (stream.destroyed) return;
+          }
+          if (page.next === null) break;
+          cursor = Number(page.next);
+        }
+        stream.end();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'export failed midway');
+        stream.destroy(err as Error);
+      }
+    })();
+  }
+}
+
+function summaryScope(alert: Alert): { tenant?: string; namespace?: string } {
+  const v = indexValues(alert);
+  return { tenant: v.tenant[0], namespace: v.namespace[0] };
+}
+
+function withExtras(json: string, extras: Record<string, unknown>): string {
+  const body = json.slice(1);
+  const head = Object.entries(extras).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',');
+  return `{${head}${body === '}' ? '' : ','}${body}`;
+}
+
+function intParam(ctx: Context, name: string, fallback: number, max: number): number {
+  const raw = ctx.query[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 1 || n > max) throw new FilterError(`"${name}" must be an integer from 1 to ${max}`);
+  return n;
+}
+
+function cursorParam(ctx: Context): number | undefined {
+  const raw = ctx.query.cursor;
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !/^\d{1,17}$/.test(raw)) throw new FilterError('"cursor" is the "next" value of the previous page');
+  return Number(raw);
+}
+
+function fail(ctx: Context, status: number, error: string, detail: string): void {
+  ctx.status = status;
+  ctx.body = { error, detail };
+}
+
+interface Client {
+  stream: PassThrough;
+  scope: Scope;
+  seen: Set<string>;
+}
+
+/** One Redis subscription per collector, fanned out to every SSE client in its scope. */
+class EventHub {
+  private readonly clients = new Set<Client>();
+  private sub?: Redis;
+  private heartbeat?: NodeJS.Timeout;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly channel: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async attach(ctx: Context, scope: Scope): Promise<void> {
+    // Subscribed before the stream opens: a client sees every event after its 200.
+    await this.start();
+    const stream = new PassThrough();
+    const client: Client = { stream, scope, seen: new Set() };
+    this.clients.add(client);
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.type = 'text/event-stream';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.status = 200;
+    ctx.body = stream;
+    stream.write(': connected\n\n');
+    const drop = () => this.clients.delete(client);
+    ctx.req.on('close', drop);
+    stream.on('close', drop);
+  }
+
+  private subscribed?: Promise<unknown>;
+
+  private start(): Promise<unknown> {
+    if (this.subscribed) return this.subscribed;
+    // Its own connection (a subscriber can do nothing else), queueing while it connects; it
+    // resubscribes by itself after a reconnect.
+    const sub = this.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.sub = sub;
+    sub.on('error', (err) => this.logger.debug({ err: err.message }, 'UI events subscription error'));
+    sub.on('message', (_channel, message) => this.publish(message));
+    this.subscribed = sub.subscribe(this.channel).catch((err) => {
+      this.logger.warn({ err: (err as Error).message }, 'could not subscribe to UI events');
+      this.subscribed = undefined;
+      this.sub = undefined;
+      sub.disconnect();
+      throw err;
+    });
+    this.heartbeat = setInterval(() => {
+      for (const c of this.clients) c.stream.write(': keep-alive\n\n');
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+    return this.subscribed;
+  }
+
+  private publish(message: string): void {
+    if (this.clients.size === 0) return;
+    let parsed: { type: string; alerts?: Array<{ id: string; tenant?: string; namespace?: string }>; items?: Array<{ id: string }> } | undefined;
+    for (const client of this.clients) {
+      const { scope } = client;
+      if (scope.tenant === undefined && !scope.namespaces) {
+        client.stream.write(`data: ${message}\n\n`);
+        continue;
+      }
+      parsed ??= JSON.parse(message);
+      const p = parsed!;
+      if (p.type === 'alerts') {
+        const shown = p.alerts!.filter((a) => visible(scope, a));
+        if (shown.length === 0) continue;
+        for (const a of shown) remember(client.seen, a.id);
+        client.stream.write(`data: ${JSON.stringify({ type: 'alerts', alerts: shown })}\n\n`);
+      } else if (p.type === 'deliveries') {
+        const items = p.items!.filter((i) => client.seen.has(i.id));
+        if (items.length > 0) client.stream.write(`data: ${JSON.stringify({ type: 'deliveries', items })}\n\n`);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    for (const c of this.clients) c.stream.end();
+    this.clients.clear();
+    this.sub?.disconnect();
+    this.sub = undefined;
+    this.subscribed = undefined;
+  }
+}
+
+function remember(seen: Set<string>, id: string): void {
+  seen.add(id);
+  if (seen.size > SEEN_PER_CLIENT) seen.delete(seen.values().next().value!);
+}
