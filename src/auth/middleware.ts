@@ -24,7 +24,9 @@ export function authMiddleware(auth: Authenticator) {
     if (typeof identity === 'string') {
       auth.refused(undefined, identity);
       ctx.status = 401;
-      ctx.set('WWW-Authenticate', 'Basic realm="falconet", Bearer realm="falconet"');
+      // No Basic challenge on the API: a browser would open its password dialog over the page at /ui/.
+      const api = ctx.path === '/api' || ctx.path.startsWith('/api/');
+      ctx.set('WWW-Authenticate', api ? 'Bearer realm="falconet"' : 'Basic realm="falconet", Bearer realm="falconet"');
       ctx.body = { error: 'unauthorized' };
       // The body is not read: close so a large unread upload does not linger on the socket.
       ctx.set('Connection', 'close');

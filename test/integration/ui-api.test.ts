@@ -123,7 +123,12 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
     await storedCount(p, 3, as('p'));
 
     // Unauthenticated: 401 on every UI endpoint.
-    for (const path of ['/api/alerts', '/api/stats', '/api/events', '/api/export', '/api/alerts/x']) expect((await api(p, path)).status, path).toBe(401);
+    for (const path of ['/api/alerts', '/api/stats', '/api/events', '/api/export', '/api/alerts/x']) {
+      const res = await api(p, path);
+      expect(res.status, path).toBe(401);
+      // Bearer only: a Basic challenge would open the browser's password dialog over the page.
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="falconet"');
+    }
     // The platform (a token without tenant) sees all and may filter by tenant.
     expect(outputs(await list(p, '', as('p')))).toEqual(['a1', 'a2', 'b1']);
     expect(outputs(await list(p, 'tenant=team-b', as('p')))).toEqual(['b1']);
