@@ -54,7 +54,7 @@ function App() {
   const [total, setTotal] = useState(0);
   const [exact, setExact] = useState(true);
   const [selected, setSelected] = useState<string | null>(null);
-  const [view, setView] = useState<'alerts' | 'charts' | 'dlq'>('alerts');
+  const [view, setView] = useState<'alerts' | 'charts' | 'dlq' | 'setup'>('alerts');
   const [connected, setConnected] = useState(false);
   const [needToken, setNeedToken] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -128,9 +128,9 @@ function App() {
       <header>
         <h1>Falconet</h1>
         <nav aria-label="views">
-          {(['alerts', 'charts', 'dlq'] as const).map((v) => (
+          {(['alerts', 'charts', 'dlq', 'setup'] as const).map((v) => (
             <button class={view === v ? 'tab active' : 'tab'} aria-pressed={view === v} onClick={() => setView(v)}>
-              {v === 'dlq' ? 'Dead letters' : v[0]!.toUpperCase() + v.slice(1)}
+              {v === 'dlq' ? 'Dead letters' : v === 'setup' ? 'Outputs & routes' : v[0]!.toUpperCase() + v.slice(1)}
             </button>
           ))}
         </nav>
@@ -159,6 +159,7 @@ function App() {
       )}
       {view === 'charts' && <Charts fail={fail} />}
       {view === 'dlq' && <DeadLetters fail={fail} />}
+      {view === 'setup' && <Setup fail={fail} />}
     </div>
   );
 }
@@ -314,6 +315,25 @@ function DeadLetters({ fail }: { fail: (e: unknown) => void }) {
           </table>
         </>
       )}
+    </section>
+  );
+}
+
+interface SetupView { outputs: Array<{ name: string; type: string; batchSize: number }>; routes: Array<{ name: string; outputs: string[]; match?: object; match_any?: object[]; not?: object; continue: boolean }> }
+
+/** Outputs and routes as configured: names, types and matchers only (the API sends no output settings). */
+function Setup({ fail }: { fail: (e: unknown) => void }) {
+  const [setup, setSetup] = useState<SetupView | null>(null);
+  useEffect(() => void getJson<SetupView>('/api/setup').then(setSetup, fail), [fail]);
+  if (!setup) return <p>Loading…</p>;
+  return (
+    <section class="dlq" aria-label="outputs and routes">
+      <h3>Outputs</h3>
+      <table><tbody>{setup.outputs.map((o) => <tr><th>{o.name}</th><td>{o.type}</td><td>{o.batchSize > 1 ? `batches of ${o.batchSize}` : 'one alert per request'}</td></tr>)}</tbody></table>
+      <h3>Routes (in order)</h3>
+      <table><tbody>{setup.routes.map((r) => (
+        <tr><th>{r.name}</th><td><code>{JSON.stringify({ match: r.match, match_any: r.match_any, not: r.not })}</code></td><td>→ {r.outputs.join(', ')}{r.continue ? ' (continue)' : ''}</td></tr>
+      ))}</tbody></table>
     </section>
   );
 }

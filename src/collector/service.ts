@@ -9,7 +9,7 @@ import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { AlertStore } from '../ui/store.js';
-import { createUiRoutes } from '../ui/routes.js';
+import { createUiRoutes, setupView } from '../ui/routes.js';
 import { createCollectorApp } from './app.js';
 import { startCollectorServer } from './server.js';
 import type { RawAlert } from './decode.js';
@@ -80,7 +80,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   };
   const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
   // The web UI's API and page (src/ui), beside the dead-letter API.
-  const uiRoutes = config.ui.enabled ? createUiRoutes(new AlertStore(redis, config.redis.prefix, config.ui.retention), redis, log) : undefined;
+  const uiRoutes = config.ui.enabled ? createUiRoutes(new AlertStore(redis, config.redis.prefix, config.ui.retention), redis, log, setupView(config)) : undefined;
   const app = createCollectorApp({
     maxBodySize: config.listen.maxBodySize,
     ingest: submit,

@@ -13,7 +13,7 @@ import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
 import { AlertStore } from '../ui/store.js';
-import { storeRouted } from '../ui/record.js';
+import { StatusWriter, storeRouted } from '../ui/record.js';
 
 /**
  * The router: one ingest batch through explicit stages, in this order:
@@ -34,10 +34,12 @@ export function createRouterPipeline(
   const { routed, suppressed } = deps.metrics;
   // The web UI's event store (src/ui): one script call per ingest batch, before fan-out.
   const ui = config.ui.enabled ? new AlertStore(deps.redis, config.redis.prefix, config.ui.retention) : undefined;
+  const uiFolded = ui && new StatusWriter(ui);
   const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1), {
     redis: deps.redis,
     prefix: config.redis.prefix,
     onSuppressed: (output, reason, n) => suppressed.inc({ output, reason }, n),
+    onFolded: uiFolded && ((output, alerts) => uiFolded.suppressed(output, alerts.map((a) => a.id))),
   });
 
   return {

@@ -1,6 +1,6 @@
 import type { Alert } from '../alert/alert.js';
 import type { Outcome } from '../delivery/stages/classify.js';
-import type { AlertStore, DeliveryStatus, StoreInput } from './store.js';
+import type { AlertStore, DeliveryStatus, StatusChange, StoreInput } from './store.js';
 
 let warned = false;
 
@@ -62,7 +62,7 @@ export function statusesOf(output: string, texts: readonly string[], outcome: Ou
  * (every `intervalMs` or `maxPending` changes), never one per alert.
  */
 export class StatusWriter {
-  private pending: Array<{ id: string; output: string; status: DeliveryStatus }> = [];
+  private pending: StatusChange[] = [];
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -75,6 +75,16 @@ export class StatusWriter {
   /** The delivery hook: never throws, never awaits Redis. */
   record(output: string, texts: readonly string[], outcome: Outcome): void {
     this.pending.push(...statusesOf(output, texts, outcome, Date.now()));
+    this.schedule();
+  }
+
+  /** Folded into a digest: written only over `pending` (a replayed job's earlier run may have delivered it). */
+  suppressed(output: string, ids: readonly string[]): void {
+    for (const id of ids) this.pending.push({ id, output, status: { status: 'suppressed', attempts: 0, reason: 'folded into a digest (storm control or overflow)' }, onlyOverPending: true });
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.pending.length >= this.maxPending) void this.flush();
     else if (!this.timer && this.pending.length > 0) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
   }

@@ -9,6 +9,7 @@ import { readStats } from './stats.js';
 import { indexValues, type AlertStore } from './store.js';
 import { serveStatic } from './static.js';
 import type { Alert } from '../alert/alert.js';
+import type { FalconetConfig } from '../config/load.js';
 import { csvHeader, csvLine } from './csv.js';
 
 const DEFAULT_LIMIT = 100;
@@ -25,16 +26,42 @@ const SEEN_PER_CLIENT = 5000;
  *   GET /api/stats?since=&until=
  *   GET /api/events         server-sent events: new alerts, delivery status changes
  *   GET /api/export?…&format=ndjson|csv   streamed, every match
+ *   GET /api/setup          outputs (name, type) and routes, no output settings (platform only)
  *   GET /ui/…               the page (dist/ui, built by npm run build)
+ * /api/dlq (src/dlq/routes.ts) is answered 403 here for tenant-scoped identities.
  * Returns false for every other path.
  */
-export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger) {
+/** The outputs and routes as the page shows them: names, types and matchers, never an output's settings (URLs, keys). */
+export interface SetupView {
+  outputs: Array<{ name: string; type: string; batchSize: number }>;
+  routes: Array<Record<string, unknown>>;
+}
+
+export function setupView(config: FalconetConfig): SetupView {
+  return {
+    outputs: Object.values(config.outputs).map((o) => ({ name: o.name, type: o.definition.type, batchSize: o.batchSize })),
+    routes: config.routes.map((r, i) => ({ name: r.name ?? `routes[${i}]`, match: r.match, match_any: r.match_any, not: r.not, outputs: r.outputs, continue: r.continue })),
+  };
+}
+
+export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger, setup: SetupView) {
   const events = new EventHub(redis, store.events, logger);
 
   return Object.assign(
     async (ctx: Context): Promise<boolean> => {
       const path = ctx.path;
       if (path === '/ui' || path.startsWith('/ui/')) return serveStatic(ctx);
+      if (path === '/api/dlq' || path.startsWith('/api/dlq/') || path === '/api/setup') {
+        // Dead letters are not kept per tenant (yet): only the platform (an unscoped identity) reaches them.
+        const scope = scopeOf(requestIdentity(ctx));
+        if (scope.tenant !== undefined || scope.namespaces) {
+          fail(ctx, 403, 'forbidden', `${path} is for the platform: this identity is limited to a tenant or namespaces`);
+          return true;
+        }
+        if (path !== '/api/setup') return false;
+        ctx.body = setup;
+        return true;
+      }
       if (!path.startsWith('/api/alerts') && path !== '/api/stats' && path !== '/api/events' && path !== '/api/export') return false;
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
         fail(ctx, 405, 'method_not_allowed', `${path} accepts GET`);

@@ -120,14 +120,20 @@ return {stored, evicted}
 `;
 
 /**
- * ARGV: K, then 3 per change: id, output, status JSON. A status for an alert the store does not
- * hold (a digest, an evicted alert) is ignored. Returns how many were written.
+ * ARGV: K, then 4 per change: id, output, status JSON, "1" to write only over a pending status.
+ * A status for an alert the store does not hold (a digest, an evicted alert) is ignored.
+ * Returns how many were written.
  */
 export const STATUS_SCRIPT = `
 local K = ARGV[1]
 local written, items = 0, {}
-for i = 2, #ARGV, 3 do
-  if redis.call('HEXISTS', K .. ':rec', ARGV[i]) == 1 then
+for i = 2, #ARGV, 4 do
+  local ok = redis.call('HEXISTS', K .. ':rec', ARGV[i]) == 1
+  if ok and ARGV[i + 3] == '1' then
+    local current = redis.call('HGET', K .. ':del', ARGV[i] .. '\\31' .. ARGV[i + 1])
+    ok = current == false or string.find(current, '"status":"pending"', 1, true) ~= nil
+  end
+  if ok then
     redis.call('HSET', K .. ':del', ARGV[i] .. '\\31' .. ARGV[i + 1], ARGV[i + 2])
     table.insert(items, '{"id":' .. cjson.encode(ARGV[i]) .. ',"output":' .. cjson.encode(ARGV[i + 1]) .. ',"delivery":' .. ARGV[i + 2] .. '}')
     written = written + 1

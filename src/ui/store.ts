@@ -20,6 +20,14 @@ export interface DeliveryStatus {
   reason?: string;
 }
 
+export interface StatusChange {
+  id: string;
+  output: string;
+  status: DeliveryStatus;
+  /** Write only while the output's status is still `pending`. */
+  onlyOverPending?: boolean;
+}
+
 /** One alert about to be stored: the alert and the outputs it was routed to (none when dropped). */
 export interface StoreInput {
   alert: Alert;
@@ -92,12 +100,12 @@ export class AlertStore {
   }
 
   /** Writes delivery status changes in one script call; statuses of alerts not stored are ignored. */
-  async setStatuses(changes: ReadonlyArray<{ id: string; output: string; status: DeliveryStatus }>): Promise<number> {
+  async setStatuses(changes: readonly StatusChange[]): Promise<number> {
     if (changes.length === 0) return 0;
     const argv = [this.key];
     for (const c of changes) {
       const status = c.status.lastError ? { ...c.status, lastError: c.status.lastError.slice(0, MAX_STATUS_ERROR) } : c.status;
-      argv.push(c.id, c.output, JSON.stringify(status));
+      argv.push(c.id, c.output, JSON.stringify(status), c.onlyOverPending ? '1' : '0');
     }
     return this.redis.falconetUiStatus(...argv);
   }

@@ -113,6 +113,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the page at /ui/ (chromium, headless)', () => {
     await page.getByTestId('detail').getByTestId('delivery-siem').filter({ hasText: 'delivered' }).waitFor({ timeout: 20_000 });
     await page.screenshot({ path: `${artifacts}ui-replayed.png`, fullPage: true });
 
+    // Outputs and routes, without their settings.
+    await page.getByRole('button', { name: 'Outputs & routes' }).click();
+    await page.getByRole('cell', { name: 'siem' }).waitFor();
+    expect(await page.content()).not.toContain(picky.url);
+
     // Charts (uPlot) and phone width, dark mode.
     await page.getByRole('button', { name: 'Charts' }).click();
     await page.getByTestId('stats-total').filter({ hasText: `${lines.length + 1} alerts` }).waitFor();

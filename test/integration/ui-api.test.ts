@@ -141,6 +141,13 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
     expect((await api(p, `/api/alerts/${bId}`, as('b'))).status).toBe(200);
     const exported = await (await api(p, '/api/export?format=ndjson', as('a'))).text();
     expect(exported.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['a1', 'a2']);
+    // Dead letters and the setup are the platform's: a tenant token gets 403, the platform 200.
+    expect((await api(p, '/api/dlq', as('a'))).status).toBe(403);
+    expect((await api(p, '/api/setup', as('a'))).status).toBe(403);
+    expect((await api(p, '/api/dlq', as('p'))).status).toBe(200);
+    const setup = (await (await api(p, '/api/setup', as('p'))).json()) as Record<string, any>;
+    expect(setup.outputs).toEqual([{ name: 'hook', type: 'webhook', batchSize: 1 }]);
+    expect(JSON.stringify(setup)).not.toContain(sink.url);
     const stats = (await (await api(p, '/api/stats', as('b'))).json()) as { total: number };
     expect(stats.total).toBe(1);
     const platformStats = (await (await api(p, '/api/stats', as('p'))).json()) as { total: number };
@@ -261,4 +268,30 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
     expect(stats.bySource).toEqual([{ name: 'syscall', count: 2 }]);
     expect(stats.overTime.reduce((n: number, b: { counts: Record<string, number> }) => n + Object.values(b.counts).reduce((a, c) => a + c, 0), 0)).toBe(2);
   }, 60_000);
+
+  it('alerts folded by storm control show as suppressed for that output, delivered for the others', async () => {
+    const sink = await rig.capture();
+    const p = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: {
+          chat: { type: 'webhook', url: `${sink.url}/chat`, dedup: { window: '1h', key: ['rule'] } },
+          archive: { type: 'webhook', url: `${sink.url}/archive` },
+        },
+        routes: [{ outputs: ['chat', 'archive'] }],
+      }),
+    );
+    await postAll(p, [1, 2, 3].map((n) => falco({ output: `storm ${n}` })));
+    await storedCount(p, 3);
+    const listed = (await list(p, '')).alerts;
+    const statuses = await waitFor(async () => {
+      const all = await Promise.all(listed.map(async (a) => ((await (await api(p, `/api/alerts/${a.id}`)).json()) as { output: string; deliveries: Record<string, { status: string }> })));
+      const settled = all.every((d) => d.deliveries.archive?.status === 'delivered' && d.deliveries.chat?.status !== 'pending');
+      return settled ? all : undefined;
+    }, { timeoutMs: 20_000, what: 'every status settled' });
+    const chat = statuses.map((d) => d.deliveries.chat!.status).sort();
+    // The first of the storm goes out; the repeats are folded into the digest.
+    expect(chat).toEqual(['delivered', 'suppressed', 'suppressed']);
+  }, 60_000);
 });
+

@@ -55,6 +55,8 @@ export interface FanoutDeps {
   prefix: string;
   /** Alerts not queued, by output and reason (storm control, overflow, already queued by an earlier run). */
   onSuppressed?(output: string, reason: SuppressionReason, count: number): void;
+  /** The alerts storm control or overflow folded into a digest (or an earlier run handled), per output: the UI's status. */
+  onFolded?(output: string, alerts: Alert[]): void;
 }
 
 /**
@@ -191,6 +193,10 @@ export class Fanout {
     const result = await this.storm.fold(policy, items, { overflowing, ledgerKey: this.ledger.key(ctx.jobId) });
     if (!overflowing) backlog?.added(-(items.length - result.passed.length) / perJob);
     if (result.storm + result.overflow > 0) this.remember(ctx.jobId);
+    if (this.deps.onFolded && result.storm + result.overflow > 0) {
+      const passed = new Set(result.passed);
+      this.deps.onFolded(name, items.filter((i) => !passed.has(i)).map((i) => i.alert));
+    }
     const count = this.deps.onSuppressed;
     if (count) {
       if (result.storm > 0) count(name, 'storm', result.storm);
