@@ -12,9 +12,33 @@ export function setToken(value: string | null): void {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+const CSRF_KEY = 'falconet.csrf';
+
 function headers(extra: Record<string, string> = {}): Record<string, string> {
   const t = token();
-  return t ? { ...extra, authorization: `Bearer ${t}` } : extra;
+  const csrf = sessionStorage.getItem(CSRF_KEY);
+  const out = csrf ? { ...extra, 'x-falconet-csrf': csrf } : extra;
+  return t ? { ...out, authorization: `Bearer ${t}` } : out;
+}
+
+/** A UI user's login: the server sets an HttpOnly cookie; the CSRF token is kept for this tab. */
+export async function login(name: string, password: string): Promise<boolean> {
+  const res = await fetch('/api/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, password }) });
+  if (!res.ok) return false;
+  sessionStorage.setItem(CSRF_KEY, ((await res.json()) as { csrf: string }).csrf);
+  setToken(null);
+  return true;
+}
+
+export async function logout(): Promise<void> {
+  await fetch('/api/session', { method: 'DELETE', headers: headers() }).catch(() => undefined);
+  sessionStorage.removeItem(CSRF_KEY);
+  setToken(null);
+}
+
+export async function whoami(): Promise<{ name?: string; tenant?: string; open?: boolean }> {
+  const res = await fetch('/api/session', { headers: headers() });
+  return res.ok ? ((await res.json()) as { name?: string; tenant?: string; open?: boolean }) : {};
 }
 
 export async function getJson<T>(path: string): Promise<T> {

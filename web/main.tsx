@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { getJson, live, postJson, rowOf, setToken, token, Unauthorized, type FullAlert, type LiveEvent, type Row } from './api.js';
+import { getJson, live, login, logout, postJson, rowOf, setToken, token, Unauthorized, whoami, type FullAlert, type LiveEvent, type Row } from './api.js';
 import { Charts } from './charts.js';
 
 const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'];
@@ -59,6 +59,8 @@ function App() {
   const [needToken, setNeedToken] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [deliveryTick, setDeliveryTick] = useState(0);
+  const [who, setWho] = useState<{ name?: string; tenant?: string; open?: boolean }>({});
+  useEffect(() => void whoami().then(setWho), [needToken]);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const selectedRef = useRef(selected);
@@ -135,8 +137,10 @@ function App() {
           ))}
         </nav>
         <span class={connected ? 'live on' : 'live'} data-testid="live">{connected ? '● live' : '○ offline'}</span>
-        {token() && <button class="tab" onClick={() => (setToken(null), setNeedToken(true))}>Sign out</button>}
+        {who.name && <span class="who">{who.name}{who.tenant ? ` (${who.tenant})` : ''}</span>}
+        {who.name && <button class="tab" onClick={() => void logout().then(() => (setWho({}), setNeedToken(true)))}>Sign out</button>}
       </header>
+      {who.open && <p class="banner" role="note">Open UI: no ui.users and no auth.tokens are configured, so it answers on loopback only.</p>}
       {error && <p class="error" role="alert">{error}</p>}
       {view === 'alerts' && (
         <>
@@ -166,14 +170,30 @@ function App() {
 
 function TokenForm({ onDone }: { onDone: () => void }) {
   const [value, setValue] = useState('');
+  const [name, setName] = useState('');
+  const [password, setPassword] = useState('');
+  const [failed, setFailed] = useState(false);
+  const input = (set: (v: string) => void) => (e: Event) => set((e.target as HTMLInputElement).value);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (name) {
+      if (await login(name, password)) onDone();
+      else setFailed(true);
+    } else {
+      setToken(value.trim());
+      onDone();
+    }
+  };
   return (
-    <form class="token" onSubmit={(e) => (e.preventDefault(), setToken(value.trim()), onDone())}>
+    <form class="token" onSubmit={submit}>
       <h1>Falconet</h1>
-      <label>
-        API token <input type="password" autoComplete="current-password" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
-      </label>
+      <label>User <input autoComplete="username" value={name} onInput={input(setName)} /></label>
+      <label>Password <input type="password" autoComplete="current-password" value={password} onInput={input(setPassword)} /></label>
+      <p class="hint">or</p>
+      <label>API token <input type="password" value={value} onInput={input(setValue)} /></label>
       <button type="submit">Sign in</button>
-      <p class="hint">A tenant token shows only its tenant's alerts. The token is kept for this tab only.</p>
+      {failed && <p class="error" role="alert">Wrong user or password.</p>}
+      <p class="hint">A tenant's user or token shows only its tenant's alerts. A token is kept for this tab only.</p>
     </form>
   );
 }

@@ -6,7 +6,8 @@
 export interface Identity {
   /** The token's or certificate entry's name: a metrics label, never a secret. */
   name: string;
-  kind: 'token' | 'clientCert';
+  /** `user`: a web UI user's session (src/ui/sessions.ts), for /api only. */
+  kind: 'token' | 'clientCert' | 'user';
   tenant?: string;
   cluster?: string;
   /** Undefined: any namespace. */

@@ -13,6 +13,7 @@ import { printCheck } from './check.js';
 import { runDlqCommand } from './dlq.js';
 import { importSidekickCommand } from './import-sidekick.js';
 import { sendTestAlert } from './send-test.js';
+import { hashPasswordCommand } from './hash-password.js';
 
 const USAGE = `usage: falconet <command> [--config PATH]
 
@@ -25,6 +26,7 @@ commands:
               --priority, default notice)
   dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
               purge --output X [--older-than 7d]
+  hash-password  read a password on stdin, print its hash for ui.users[].passwordHash
   import-sidekick  convert a Falcosidekick config: [--config sidekick.yaml] [--env] [--env-file F] [--helm-values F] [--out falconet.yaml]
               [--inline-secrets]; prints what became of every setting
 
@@ -36,6 +38,7 @@ type Role = 'start' | 'collector' | 'worker';
 export async function main(argv: string[]): Promise<number> {
   // Its own flags (--env, --out…) and no Falconet config to load.
   if (argv[0] === 'import-sidekick') return importSidekickCommand(argv.slice(1));
+  if (argv[0] === 'hash-password') return hashPasswordCommand();
   const { values, positionals } = parseArgs({
     args: argv,
     options: {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { authMiddleware, requestIdentity } from '../auth/middleware.js';
+import { authMiddleware, requestIdentity, type SessionAuth } from '../auth/middleware.js';
 import { BadBodyError, BodyTooLargeError, readBody } from './body.js';
 import { AlertForbiddenError, BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
 import { SpoolFullError } from './spool.js';
@@ -20,6 +20,8 @@ export interface CollectorDeps {
   api?: (ctx: Context) => Promise<boolean>;
   /** Inbound auth (src/auth); absent or with nothing configured, every request is let in. */
   auth?: Authenticator;
+  /** Web UI sessions (ui.users): a session cookie is accepted on /api paths. */
+  sessions?: SessionAuth;
 }
 
 function reply(ctx: Context, status: number, error: string, detail: string): void {
@@ -102,7 +104,7 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     },
   };
 
-  if (deps.auth?.enabled) app.use(authMiddleware(deps.auth));
+  if (deps.auth && (deps.auth.enabled || deps.sessions)) app.use(authMiddleware(deps.auth, deps.sessions));
   app.use(async (ctx) => {
     try {
       if (deps.api && (await deps.api(ctx))) return;

@@ -10,6 +10,8 @@ import { createDlqService } from '../dlq/service.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { AlertStore } from '../ui/store.js';
 import { createUiRoutes, setupView } from '../ui/routes.js';
+import { SessionStore } from '../ui/sessions.js';
+import { createSessionRoutes, sessionAuth } from '../ui/session-routes.js';
 import { createCollectorApp } from './app.js';
 import { startCollectorServer } from './server.js';
 import type { RawAlert } from './decode.js';
@@ -80,7 +82,12 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   };
   const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
   // The web UI's API and page (src/ui), beside the dead-letter API.
-  const uiRoutes = config.ui.enabled ? createUiRoutes(new AlertStore(redis, config.redis.prefix, config.ui.retention), redis, log, setupView(config)) : undefined;
+  const sessions = config.ui.users.length > 0 ? new SessionStore(redis, config.redis.prefix) : undefined;
+  const uiAccess = {
+    open: config.ui.users.length === 0 && config.auth.tokens.length === 0 && config.auth.clientCerts.length === 0,
+    session: createSessionRoutes(config.ui.users, sessions, config.ui.users.length === 0 && config.auth.tokens.length === 0),
+  };
+  const uiRoutes = config.ui.enabled ? createUiRoutes(new AlertStore(redis, config.redis.prefix, config.ui.retention), redis, log, setupView(config), uiAccess) : undefined;
   const app = createCollectorApp({
     maxBodySize: config.listen.maxBodySize,
     ingest: submit,
@@ -102,6 +109,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     logger: log,
     api: async (ctx) => (uiRoutes ? await uiRoutes(ctx) : false) || dlqRoutes(ctx),
     auth: new Authenticator(config.auth, metrics.registry),
+    sessions: sessions && sessionAuth(sessions),
   });
 
   const server = await startCollectorServer(config.listen, app.callback(), log);

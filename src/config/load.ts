@@ -44,7 +44,7 @@ export interface FalconetConfig {
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
-  ui: { enabled: boolean; retention: { maxAlerts: number; maxBytes: number; maxAge: number } };
+  ui: { enabled: boolean; users: Array<{ name: string; passwordHash: string; tenant?: string; namespaces?: string[] }>; retention: { maxAlerts: number; maxBytes: number; maxAge: number } };
   metrics: { sidekickCompat: boolean };
   log: { level: string };
 }

@@ -141,6 +141,17 @@ export const rootSchema = z.strictObject({
     .strictObject({
       /** Store alerts for /api/alerts and /ui/; off: nothing is written. */
       enabled: z.boolean().default(true),
+      /** UI users (session cookie); passwordHash from `falconet hash-password`. tenant/namespaces limit what they see. */
+      users: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'user names use letters, digits, ., @, - and _'),
+            passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'a hash printed by `falconet hash-password` (scrypt$N$r$p$salt$hash)'),
+            tenant: z.string().min(1).optional(),
+            namespaces: z.array(z.string().min(1)).min(1).optional(),
+          }),
+        )
+        .default([]),
       retention: z
         .strictObject({
           maxAlerts: z.number().int().min(1).max(100_000_000).default(100_000),
@@ -150,7 +161,7 @@ export const rootSchema = z.strictObject({
         })
         .default({ maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 }),
     })
-    .default({ enabled: true, retention: { maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 } }),
+    .default({ enabled: true, users: [], retention: { maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 } }),
   worker: z
     .strictObject({
       /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */

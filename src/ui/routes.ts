@@ -11,6 +11,7 @@ import { serveStatic } from './static.js';
 import type { Alert } from '../alert/alert.js';
 import type { FalconetConfig } from '../config/load.js';
 import { csvHeader, csvLine } from './csv.js';
+import { isLoopback } from './session-routes.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -44,12 +45,24 @@ export function setupView(config: FalconetConfig): SetupView {
   };
 }
 
-export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger, setup: SetupView) {
+export interface UiAccess {
+  /** No ui.users and no auth.tokens: nothing tells who asks, so the UI answers loopback only. */
+  open: boolean;
+  session: (ctx: Context) => Promise<boolean>;
+}
+
+export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger, setup: SetupView, access: UiAccess) {
   const events = new EventHub(redis, store.events, logger);
 
   return Object.assign(
     async (ctx: Context): Promise<boolean> => {
       const path = ctx.path;
+      const ui = path === '/ui' || path.startsWith('/ui/') || path.startsWith('/api/');
+      if (ui && access.open && !isLoopback(ctx.req.socket.remoteAddress)) {
+        fail(ctx, 403, 'loopback_only', 'no ui.users and no auth.tokens are configured: the UI and its API answer on loopback only');
+        return true;
+      }
+      if (await access.session(ctx)) return true;
       if (path === '/ui' || path.startsWith('/ui/')) return serveStatic(ctx);
       if (path === '/api/dlq' || path.startsWith('/api/dlq/') || path === '/api/setup') {
         // Dead letters are not kept per tenant (yet): only the platform (an unscoped identity) reaches them.

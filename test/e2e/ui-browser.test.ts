@@ -8,6 +8,7 @@ import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
 import { testConfig } from '../helpers/harness.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
+import { hashPassword } from '../../src/ui/passwords.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -131,13 +132,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the page at /ui/ (chromium, headless)', () => {
     await page.close();
   }, 120_000);
 
-  it('a tenant token sees only its tenant in the page; without a token the page asks for one', async () => {
+  it('a tenant token or tenant user sees only its tenant in the page; without credentials the page asks for them', async () => {
     const sink = await rig.capture();
     const tokens = [
       { name: 'falco-team1', token: 't'.repeat(32), tenant: 'team1', namespaces: ['team1'] },
       { name: 'falco-team2', token: 'u'.repeat(32), tenant: 'team2', namespaces: ['team2'] },
     ];
-    const p = await rig.pipeline(testConfig({ auth: { tokens }, dedup: { window: 0 }, outputs: { hook: { type: 'webhook', url: `${sink.url}/h` } }, routes: [{ outputs: ['hook'] }] }));
+    const users = [{ name: 'bob', passwordHash: await hashPassword('bob-team1-password'), tenant: 'team1' }];
+    const p = await rig.pipeline(testConfig({ auth: { tokens }, ui: { users }, dedup: { window: 0 }, outputs: { hook: { type: 'webhook', url: `${sink.url}/h` } }, routes: [{ outputs: ['hook'] }] }));
     const lines = fixtureAlertLines();
     const mine = lines.filter((l) => namespaceOf(l) === 'team1');
     const theirs = lines.filter((l) => namespaceOf(l) === 'team2');
@@ -159,6 +161,20 @@ describe.skipIf(!HAVE_CHROMIUM)('the page at /ui/ (chromium, headless)', () => {
     await rowsBecome(page, mine.length + 1, 'the late team1 alert, live');
     expect(await page.getByText('late team2 alert').count()).toBe(0);
     await page.screenshot({ path: `${artifacts}ui-tenant-team1.png`, fullPage: true });
+
+    // The same as a UI user with a password (session cookie).
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('User').fill('bob');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Wrong user or password.').waitFor();
+    await page.getByLabel('Password').fill('bob-team1-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await rowsBecome(page, mine.length + 1, 'team1 alerts for bob');
+    expect(await page.getByText('late team2 alert').count()).toBe(0);
+    await page.getByText('bob (team1)').waitFor();
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === 'falconet_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     await page.close();
   }, 120_000);
 });
