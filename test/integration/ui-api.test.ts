@@ -82,7 +82,11 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
 
     const all = await list(p, '');
     expect(all.total).toBe(6);
-    expect(all.alerts.map((a) => a.output)).toEqual(['debug-none', 'info-audit-c', 'notice-b', 'warn-b', 'err-a', 'crit-a']);
+    // Newest first by storage sequence (separate POSTs may be routed by concurrent jobs in either order).
+    expect(outputs(all)).toEqual(['crit-a', 'debug-none', 'err-a', 'info-audit-c', 'notice-b', 'warn-b']);
+    const seqs = all.alerts.map((a) => Number(a.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    expect(new Set(seqs).size).toBe(6);
     expect(all.next).toBeNull();
     expect(outputs(await list(p, 'priority=>=warning'))).toEqual(['crit-a', 'err-a', 'warn-b']);
     expect(outputs(await list(p, 'priority=error'))).toEqual(['err-a']);
@@ -236,7 +240,9 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
 
     await postAll(p, [falco({ priority: 'Critical', output: 'routed, "quoted", twice' }), falco({ priority: 'Debug', output: 'below every route' })]);
     await storedCount(p, 2);
-    const [low, crit] = (await list(p, '')).alerts;
+    const both = (await list(p, '')).alerts;
+    const crit = both.find((a) => a.priority === 'Critical');
+    const low = both.find((a) => a.priority === 'Debug');
     expect(crit!.outputs).toEqual(['good', 'bad']);
     expect(low!.outputs).toEqual([]);
     const detail = await waitFor(async () => {
@@ -255,7 +261,7 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
     await reading;
 
     const ndjson = await (await api(p, '/api/export?format=ndjson')).text();
-    expect(ndjson.trim().split('\n').map((l) => JSON.parse(l).output)).toEqual(['below every route', 'routed, "quoted", twice']);
+    expect(ndjson.trim().split('\n').map((l) => JSON.parse(l).output).sort()).toEqual(['below every route', 'routed, "quoted", twice']);
     const csv = await (await api(p, '/api/export?format=csv&priority=critical')).text();
     expect(csv.split('\r\n')[0]).toBe('time,priority,rule,source,hostname,namespace,tenant,tags,output,id');
     expect(csv).toContain('"routed, ""quoted"", twice"');
