@@ -83,6 +83,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local last = tonumber(redis.call('GET', K .. ':last') or '0')
 local minute = math.floor(tonumber(t[1]) / 60)
 local stored, summaries = 0, {}
+-- Expiries and counters once per distinct key and field in the batch, not once per alert.
+local touched, counts = {}, {}
 for i = 6, #ARGV, 7 do
   local id = ARGV[i]
   if redis.call('HEXISTS', K .. ':rec', id) == 0 then
@@ -97,7 +99,7 @@ for i = 6, #ARGV, 7 do
     redis.call('ZADD', K .. ':idx', s, id)
     for _, ix in ipairs(ixs) do
       redis.call('ZADD', K .. ':ix:' .. ix, s, id)
-      redis.call('PEXPIRE', K .. ':ix:' .. ix, math.floor(maxAge / 1000) + 60000)
+      touched[ix] = true
     end
     for _, out in ipairs(outs) do
       redis.call('HSETNX', K .. ':del', id .. '\\31' .. out, '{"status":"pending","attempts":0}')
@@ -105,13 +107,19 @@ for i = 6, #ARGV, 7 do
     local scopes = {'*'}
     if ARGV[i + 6] ~= '' then table.insert(scopes, ARGV[i + 6]) end
     for _, scope in ipairs(scopes) do
-      local mk = K .. ':m:' .. scope .. ':' .. minute
-      for _, f in ipairs(split(ARGV[i + 5], '\\31')) do redis.call('HINCRBY', mk, f, 1) end
-      redis.call('EXPIRE', mk, ttl)
+      local c = counts[scope]
+      if not c then c = {}; counts[scope] = c end
+      for _, f in ipairs(split(ARGV[i + 5], '\\31')) do c[f] = (c[f] or 0) + 1 end
     end
     table.insert(summaries, '{"seq":"' .. s .. '",' .. string.sub(ARGV[i + 4], 2))
     stored = stored + 1
   end
+end
+for ix in pairs(touched) do redis.call('PEXPIRE', K .. ':ix:' .. ix, math.floor(maxAge / 1000) + 60000) end
+for scope, c in pairs(counts) do
+  local mk = K .. ':m:' .. scope .. ':' .. minute
+  for f, n in pairs(c) do redis.call('HINCRBY', mk, f, n) end
+  redis.call('EXPIRE', mk, ttl)
 end
 redis.call('SET', K .. ':last', string.format('%.0f', last))
 local evicted = evict(K, maxAlerts, maxBytes, now - maxAge, stored * 2 + 1000)
