@@ -8,6 +8,7 @@ import { statusesOf } from '../../../src/ui/record.js';
 import { stringifyJson } from '../../../src/alert/json.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { uiMemory, fixtureAlert } from '../../helpers/ui.js';
+import { TestRedis } from '../../helpers/redis-server.js';
 
 const redis = new Redis(REDIS_URL);
 const prefixes: string[] = [];
@@ -117,4 +118,34 @@ describe('UI event store (real Redis)', () => {
       { id: ids[0], output: 'es', status: { status: 'delivered', attempts: 2, deliveredAt: 42 } },
     ]);
   });
+
+  it('survives a Redis restart with AOF: alerts, delivery status, indexes and the sequence (own redis-server)', async () => {
+    const server = await new TestRedis({ aof: true }).start();
+    try {
+      let conn = new Redis(server.url);
+      let s = new AlertStore(conn, 'fnt-aof', { maxAlerts: 1000, maxBytes: 1e9, maxAge: DAY });
+      const alerts = [fixtureAlert(1), fixtureAlert(2), fixtureAlert(3)];
+      await s.add(alerts.map((alert) => ({ alert, outputs: ['es'] })));
+      await s.setStatuses([{ id: alerts[0]!.id, output: 'es', status: { status: 'delivered', attempts: 1, deliveredAt: 5 } }]);
+      const before = await queryAlerts(s, { rule: [alerts[0]!.rule] }, 10);
+      conn.disconnect();
+      await server.stop();
+      await server.start();
+      conn = new Redis(server.url);
+      s = new AlertStore(conn, 'fnt-aof', { maxAlerts: 1000, maxBytes: 1e9, maxAge: DAY });
+      const after = await queryAlerts(s, { rule: [alerts[0]!.rule] }, 10);
+      expect(after.alerts.map((a) => a.seq)).toEqual(before.alerts.map((a) => a.seq));
+      expect(after.total).toBe(before.total);
+      expect(await s.deliveries(alerts[0]!.id, ['es'])).toEqual({ es: { status: 'delivered', attempts: 1, deliveredAt: 5 } });
+      // New alerts continue the sequence after the restart: paging stays ordered.
+      await s.add([{ alert: fixtureAlert(4), outputs: [] }]);
+      const all = await queryAlerts(s, {}, 10);
+      expect(all.alerts[0]!.alert.output).toContain('#4');
+      expect(all.alerts[0]!.seq).toBeGreaterThan(Math.max(...before.alerts.map((a) => a.seq)));
+      conn.disconnect();
+    } finally {
+      await server.destroy();
+    }
+  }, 60_000);
 });
+
