@@ -49,9 +49,9 @@ describe('exact duplicates only, with the shipped defaults', () => {
     // No dedup key in the config: the shipped default (10 minutes, exact duplicates).
     const pipeline = await rig.pipeline(testConfig({ outputs: outputs(capture.url), routes: [{ outputs: ['one', 'batched'] }] }));
     const bodies = [...Array.from({ length: 50 }, (_, i) => audit(i)), ...Array.from({ length: 50 }, (_, i) => syscall(i))];
-    const started = Date.now();
+    // The events span well under 5 s of event time (evt.time i ns apart), all inside the 10-minute
+    // window however slow the machine posts them: wall time is not what this test is about.
     for (const body of bodies) expect((await pipeline.post(body, falcoHeaders())).status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(5000);
     await waitFor(() => received(capture, '/one').length >= 100 && received(capture, '/batched').length >= 100, { what: '100 alerts on each output', timeoutMs: 20_000 });
     await drained(pipeline, ['one', 'batched']);
     for (const path of ['/one', '/batched']) {
