@@ -5,7 +5,7 @@ import { parseJson } from '../../src/alert/json.js';
 import { normalise } from '../../src/router/stages/normalise.js';
 import type { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { REDIS_URL, testConfig, type Pipeline } from '../helpers/harness.js';
+import { REDIS_URL, drained, testConfig, type Pipeline } from '../helpers/harness.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,16 +21,6 @@ function received(capture: CaptureServer, path: string): Delivered[] {
   });
 }
 
-/** Waits until nothing is waiting, active or delayed on the ingest and delivery queues. */
-async function drained(p: Pipeline, outputs: string[]) {
-  await waitFor(async () => {
-    for (const o of outputs) {
-      const c = await p.queue(o).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      if (Object.values(c).some((n) => n > 0)) return false;
-    }
-    return true;
-  }, { what: 'queues drained', timeoutMs: 20_000 });
-}
 
 const NS = 1749722998004512930n;
 const syscall = (i: number, over: Record<string, unknown> = {}) =>
