@@ -5,7 +5,8 @@ import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../confi
 import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import { startMetricsServer } from '../observability/metrics-server.js';
+import { startMetricsServer, type WorkerEndpoints } from '../observability/metrics-server.js';
+import { ConfigReloader, reloadAnswer } from '../runtime/reload.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { AbortedError } from '../queue/connection.js';
@@ -72,13 +73,13 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  return run(command, config);
+  return run(command, config, path);
 }
 
 /** Every role exits this long after SIGTERM at the latest (Kubernetes' default grace is 30 s). */
 const SHUTDOWN_GRACE_MS = 25_000;
 
-async function run(role: Role, config: FalconetConfig): Promise<number> {
+async function run(role: Role, config: FalconetConfig, configPath: string): Promise<number> {
   const logger = createLogger(config.log.level);
   // Signals are handled from the first moment: a role waiting for Redis still stops on SIGTERM.
   const starting = new AbortController();
@@ -88,6 +89,9 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  // SIGHUP (operators, log rotation) re-reads the config; it never ends the process (Node's default).
+  let onReloadSignal = () => logger.warn({ signal: 'SIGHUP' }, 'reload asked while starting; ignored (the config just read is used)');
+  process.on('SIGHUP', () => onReloadSignal());
 
   let embedded: EmbeddedRedis | undefined;
   try {
@@ -97,18 +101,28 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
     if (!(err instanceof RedisUnavailableError)) throw err;
     logger.error({ role }, `${err.message}\nStarting anyway: alerts are spooled and work resumes when Redis answers.`);
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics({ alertLabels: { fields: config.metrics.alertLabels, maxValues: config.metrics.alertLabelValues } });
   const parts: Array<{ stop(): Promise<void>; collector?: boolean }> = [];
+  const reloader = new ConfigReloader(configPath, config, logger, metrics);
+  reloader.subscribe((next) => {
+    logger.level = next.log.level;
+  });
+  const workerEndpoints: WorkerEndpoints = { reload: () => reloadAnswer(reloader) };
   try {
     if (role === 'worker') {
       // Up (and answering /healthz) while it waits for Redis.
-      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort);
+      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort, workerEndpoints);
       logger.info({ port: server.port }, 'worker metrics listening');
       parts.push(server);
     }
     // The collector first: it accepts (into the spool) even while Redis is unreachable.
-    if (role !== 'worker') parts.push(Object.assign(await startCollector(config, logger, metrics), { collector: true }));
-    if (role !== 'collector') parts.push(await startWorker(config, logger, metrics, { signal: starting.signal }));
+    if (role !== 'worker') parts.push(Object.assign(await startCollector(config, logger, metrics, { reloader }), { collector: true }));
+    if (role !== 'collector') {
+      const worker = await startWorker(config, logger, metrics, { signal: starting.signal });
+      workerEndpoints.ready = () => worker.ready();
+      reloader.subscribe(async (next) => void (await worker.reload(next)));
+      parts.push(worker);
+    }
   } catch (err) {
     if (!(err instanceof AbortedError)) logger.fatal({ err }, 'could not start');
     await stopAll(stopOrder(parts), embedded, logger);
@@ -118,6 +132,7 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
     await stopAll(stopOrder(parts), embedded, logger);
     return 0;
   }
+  onReloadSignal = () => void reloader.reload('SIGHUP');
   return new Promise<number>((resolve) => {
     let stopping = false;
     onSignal = (signal: string) => {

@@ -8,8 +8,8 @@ import { SpoolFullError } from './spool.js';
 
 export interface CollectorDeps {
   maxBodySize: number;
-  /** Resolves once the alerts are in Redis or the spool; rejects when they could not be written. */
-  ingest(alerts: RawAlert[], receivedAt: number): Promise<void>;
+  /** Resolves once the alerts are in Redis or the spool ('spooled'); rejects when they could not be written. */
+  ingest(alerts: RawAlert[], receivedAt: number): Promise<void | 'spooled'>;
   /** Whether the collector accepts alerts, and what /readyz shows (Redis, spool). */
   ready(): Promise<{ ready: boolean; body: Record<string, unknown> }>;
   metrics: Metrics;
@@ -40,11 +40,13 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     } catch (err) {
       if (!(err instanceof BadAlertError)) throw err;
       deps.metrics.requests.inc({ result: 'rejected' });
+      deps.metrics.countRefused('rejected');
       log.debug({ code: err.code, detail: err.detail }, 'rejected request');
       return reply(ctx, 400, err.code, err.detail);
     }
+    let stored: void | 'spooled';
     try {
-      await deps.ingest(alerts, receivedAt);
+      stored = await deps.ingest(alerts, receivedAt);
     } catch (err) {
       if (err instanceof SpoolFullError) {
         deps.metrics.requests.inc({ result: 'spool_full' });
@@ -59,7 +61,7 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
     }
     deps.metrics.requests.inc({ result: 'accepted' });
-    deps.metrics.alertsAccepted.inc(alerts.length);
+    deps.metrics.countReceived(alerts.map((a) => a[1]), stored === 'spooled' ? 'spooled' : 'accepted');
     // Falco <= 0.35 prints any response body on its stdout: answer with none.
     ctx.status = 200;
     ctx.body = '';

@@ -33,6 +33,7 @@ export interface FalconetConfig {
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
+  metrics: { alertLabels: string[]; alertLabelValues: number };
   log: { level: string };
 }
 
