@@ -12,6 +12,7 @@ import { startWorker } from '../worker/service.js';
 import { AbortedError } from '../queue/connection.js';
 import { printCheck } from './check.js';
 import { runDlqCommand } from './dlq.js';
+import { runRouteCommand } from './route.js';
 import { sendTestAlert } from './send-test.js';
 
 const USAGE = `usage: falconet <command> [--config PATH]
@@ -23,6 +24,7 @@ commands:
   check       validate the config and print outputs and routes, secrets redacted
   send-test   POST a test alert to a running collector (--url, default http://127.0.0.1:2801;
               --priority, default notice)
+  route       which outputs an alert on stdin reaches, and why (--output-json for JSON)
   dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
               purge --output X [--older-than 7d]
 
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
       id: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       'older-than': { type: 'string' },
+      // falconet route
+      'output-json': { type: 'boolean' },
     },
     allowPositionals: true,
   });
@@ -68,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     printCheck(config, path);
     return 0;
   }
+  if (command === 'route') return runRouteCommand(config, { json: values['output-json'] ?? false });
   if (command === 'dlq') return runDlqCommand(positionals.slice(1), values, config);
   if (command !== 'start' && command !== 'collector' && command !== 'worker') {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);

@@ -50,7 +50,7 @@ function compileConditions(conditions: Conditions, at: PropertyKey[], issues: Co
   return (alert) => predicates.every((p) => p(alert));
 }
 
-function compileCondition(
+export function compileCondition(
   field: string,
   expected: string | number | boolean | Array<string | number>,
   at: PropertyKey[],
