@@ -16,6 +16,7 @@ import { DurableStore } from './durable-store.js';
 import { GroupCommitter } from './group-commit.js';
 import { Spool } from './spool.js';
 import { reloadAnswer, type ConfigReloader } from '../runtime/reload.js';
+import { createTestOutputRoute } from './test-output.js';
 
 /** Alerts per Redis write (one ingest job), whatever the requests look like. */
 const MAX_ALERTS_PER_WRITE = 1000;
@@ -84,6 +85,8 @@ export async function startCollector(
       return false;
     }
   };
+  const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
+  const testOutput = createTestOutputRoute({ config: () => opts.reloader?.config ?? config, redis, prefix: config.redis.prefix });
   const app = createCollectorApp({
     maxBodySize: config.listen.maxBodySize,
     ingest: submit,
@@ -103,7 +106,7 @@ export async function startCollector(
     },
     metrics,
     logger: log,
-    api: withReloadRoute(createDlqRoutes(createDlqService(config, redis)), opts.reloader),
+    api: withReloadRoute(async (ctx) => (await testOutput(ctx)) || dlqRoutes(ctx), opts.reloader),
   });
 
   const koaHandler = app.callback();
@@ -155,6 +158,7 @@ export async function startCollector(
       const deadline = Date.now() + 10_000;
       while (!committer.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await store.stop();
+      await testOutput.close();
       // With Redis unreachable, closing the queue would wait for it: give it a moment only.
       await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       redis.disconnect();
