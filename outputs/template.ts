@@ -63,6 +63,9 @@ function alertView(alert: Alert, fields: ReadonlyMap<string, string>): Record<st
     time: alert.time,
     namespace: alertNamespace(alert) ?? '',
     pod: alertPod(alert) ?? '',
+    // Set by the collector from the sender's token or client certificate (auth).
+    tenant: fields.get('falconet.tenant') ?? '',
+    cluster: fields.get('falconet.cluster') ?? '',
     // For iteration: {{#fields}}{{key}}={{value}} {{/fields}}
     fields: [...fields].map(([key, value]) => Object.assign(Object.create(null) as object, { key, value })),
   });

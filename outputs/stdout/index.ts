@@ -2,6 +2,8 @@ import type { OutputDefinition } from '../types.js';
 import { stringifyJson } from '../../src/alert/json.js';
 
 const options = {};
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+const escapeSeparator = (c: string) => (c === '\u2028' ? '\\u2028' : '\\u2029');
 
 /** One JSON line per alert on standard output: the default output, needing nothing. */
 export const stdoutOutput: OutputDefinition<typeof options> = {
@@ -12,7 +14,8 @@ export const stdoutOutput: OutputDefinition<typeof options> = {
   create() {
     return {
       async send(alerts) {
-        const text = alerts.map((a) => stringifyJson(a)).join('\n') + '\n';
+        // JSON escapes \n and \r; U+2028/2029 it leaves raw, and some line readers split on them.
+        const text = alerts.map((a) => stringifyJson(a).replace(LINE_SEPARATORS, escapeSeparator)).join('\n') + '\n';
         await new Promise<void>((resolve, reject) =>
           process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
         );

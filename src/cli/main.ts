@@ -121,7 +121,12 @@ async function run(role: Role, config: FalconetConfig, configPath: string): Prom
       parts.push(server);
     }
     // The collector first: it accepts (into the spool) even while Redis is unreachable.
-    if (role !== 'worker') parts.push(Object.assign(await startCollector(config, logger, metrics, { reloader }), { collector: true }));
+    if (role !== 'worker') {
+      const collector = await startCollector(config, logger, metrics, { reloader });
+      // POST /-/reload re-reads the TLS certificates too (SIGHUP already does, in the collector's server).
+      reloader.subscribe(() => void collector.reloadTls());
+      parts.push(Object.assign(collector, { collector: true }));
+    }
     if (role !== 'collector') {
       const worker = await startWorker(config, logger, metrics, { signal: starting.signal });
       workerEndpoints.ready = () => worker.ready();

@@ -2,8 +2,10 @@ import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
-import { BodyTooLargeError, readBody } from './body.js';
-import { BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { authMiddleware, needsAuth, requestIdentity } from '../auth/middleware.js';
+import { BadBodyError, BodyTooLargeError, readBody } from './body.js';
+import { AlertForbiddenError, BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
 import { SpoolFullError } from './spool.js';
 
 export interface CollectorDeps {
@@ -16,6 +18,8 @@ export interface CollectorDeps {
   logger: Logger;
   /** Extra HTTP endpoints (the dead-letter API, src/dlq/routes.ts); true when it answered the request. */
   api?: (ctx: Context) => Promise<boolean>;
+  /** Inbound auth (src/auth); absent or with nothing configured, every request is let in. */
+  auth?: Authenticator;
 }
 
 function reply(ctx: Context, status: number, error: string, detail: string): void {
@@ -34,15 +38,31 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
 
   async function ingest(ctx: Context, body: string, contentType: string | undefined): Promise<void> {
     const receivedAt = Date.now();
+    const identity = requestIdentity(ctx);
     let alerts: RawAlert[];
     try {
-      alerts = decodeAlerts(body, contentType, receivedAt);
+      alerts = decodeAlerts(body, contentType, receivedAt, identity && deps.auth?.policy(identity));
     } catch (err) {
+      if (err instanceof AlertForbiddenError) {
+        deps.metrics.requests.inc({ result: 'forbidden' });
+        deps.metrics.countRefused('forbidden');
+        deps.auth?.refused(identity, 'namespace');
+        log.info({ identity: identity?.name, detail: err.detail }, 'refused alerts outside the sender\'s namespaces');
+        return reply(ctx, 403, err.code, err.detail);
+      }
       if (!(err instanceof BadAlertError)) throw err;
       deps.metrics.requests.inc({ result: 'rejected' });
       deps.metrics.countRefused('rejected');
       log.debug({ code: err.code, detail: err.detail }, 'rejected request');
       return reply(ctx, 400, err.code, err.detail);
+    }
+    const wait = identity ? deps.auth!.admit(identity, alerts.length) : 0;
+    if (wait > 0) {
+      deps.metrics.requests.inc({ result: 'rate_limited' });
+      deps.metrics.countReceived(alerts.map((a) => a[1]), 'rate_limited');
+      deps.auth?.refused(identity, 'rate_limited');
+      ctx.set('Retry-After', String(wait));
+      return reply(ctx, 429, 'rate_limited', `"${identity!.name}" may post ${identity!.rateLimit} alerts per second (auth rateLimit); nothing was accepted`);
     }
     let stored: void | 'spooled';
     try {
@@ -50,12 +70,14 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     } catch (err) {
       if (err instanceof SpoolFullError) {
         deps.metrics.requests.inc({ result: 'spool_full' });
+        deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
         deps.metrics.spoolFull.inc();
         log.error({ err: err.message }, 'Redis unreachable and the spool full: refusing alerts');
         ctx.set('Retry-After', '5');
         return reply(ctx, 503, 'spool_full', `Redis is unreachable and the spool is full (spool.maxBytes = ${err.maxBytes}); nothing was accepted`);
       }
       deps.metrics.requests.inc({ result: 'unavailable' });
+      deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
       log.warn({ err: (err as Error).message }, 'could not store alerts in Redis or the spool');
       ctx.set('Retry-After', '1');
       return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
@@ -86,6 +108,14 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     },
   };
 
+  if (deps.auth?.enabled) {
+    // falconet_alerts_received_total{status="unauthorized"}: one per ingest request refused with 401.
+    app.use(async (ctx, next) => {
+      await next();
+      if (ctx.status === 401 && needsAuth(ctx.method, ctx.path) && !ctx.path.startsWith('/api')) deps.metrics.countRefused('unauthorized');
+    });
+    app.use(authMiddleware(deps.auth));
+  }
   app.use(async (ctx) => {
     try {
       if (deps.api && (await deps.api(ctx))) return;
@@ -104,6 +134,10 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       if (err instanceof BodyTooLargeError) {
         deps.metrics.requests.inc({ result: 'too_large' });
         return reply(ctx, 413, 'body_too_large', `the body exceeds ${deps.maxBodySize} bytes (listen.maxBodySize)`);
+      }
+      if (err instanceof BadBodyError) {
+        deps.metrics.requests.inc({ result: 'rejected' });
+        return reply(ctx, err.status, err.code, err.detail);
       }
       log.error({ err }, 'unexpected error handling a request');
       return reply(ctx, 500, 'internal_error', 'unexpected error; see the collector log');

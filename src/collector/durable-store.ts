@@ -34,8 +34,7 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
  * A write that missed the deadline may still land in Redis later. Its alerts are replayed as a
  * NEW ingest job (BullMQ's next id, never the id of the write that timed out), so the router's
  * global dedup, which lets a retried job through but suppresses the same Falco event arriving
- * in a different ingest job, drops the copy that landed anyway; single-alert delivery jobs also
- * carry the alert id as job id.
+ * in a different ingest job, drops the copy that landed anyway.
  */
 export class DurableStore {
   private replaying?: Promise<void>;

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
@@ -10,7 +8,9 @@ import { displayRedisUrl, producerConnection } from '../queue/connection.js';
 import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
 import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
+import { Authenticator } from '../auth/authenticator.js';
 import { createCollectorApp } from './app.js';
+import { startCollectorServer } from './server.js';
 import type { RawAlert } from './decode.js';
 import { DurableStore } from './durable-store.js';
 import { GroupCommitter } from './group-commit.js';
@@ -24,6 +24,8 @@ const MAX_ALERTS_PER_WRITE = 1000;
 export interface RunningCollector {
   url: string;
   port: number;
+  plainPort?: number;
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
@@ -107,53 +109,24 @@ export async function startCollector(
     metrics,
     logger: log,
     api: withReloadRoute(async (ctx) => (await testOutput(ctx)) || dlqRoutes(ctx), opts.reloader),
+    auth: new Authenticator(config.auth, metrics.registry),
   });
 
-  const koaHandler = app.callback();
-  let stopping = false;
-  // Once stopping, every response closes its connection: a keep-alive client (Falco's libcurl)
-  // would otherwise hold the server open forever and `stop` would never finish.
-  const handler: typeof koaHandler = (req, res) => {
-    if (stopping) res.setHeader('connection', 'close');
-    return koaHandler(req, res);
-  };
-  const server: Server = createServer(handler);
-  // Falco (libcurl) keeps one connection per node open; don't drop it between alerts.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  // Answer an oversized `Expect: 100-continue` request before its body is sent.
-  server.on('checkContinue', (req, res) => {
-    if (Number(req.headers['content-length']) > config.listen.maxBodySize) {
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify({ error: 'body_too_large', detail: `the body exceeds ${config.listen.maxBodySize} bytes` }));
-      return;
-    }
-    res.writeContinue();
-    handler(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host;
-  log.info({ port, host: config.listen.host, redis: redisUrl, spool: spool.dir }, 'collector listening');
+  const server = await startCollectorServer(config.listen, app.callback(), log);
+  const port = server.port;
+  log.info(
+    { port, host: config.listen.host, tls: !!config.listen.tls, plainPort: server.plainPort, auth: { tokens: config.auth.tokens.length, clientCerts: config.auth.clientCerts.length }, redis: redisUrl, spool: spool.dir },
+    'collector listening',
+  );
 
   return {
-    url: `http://${host}:${port}`,
+    url: server.url,
     port,
+    plainPort: server.plainPort,
+    reloadTls: server.reloadTls,
     async stop() {
       // Stop accepting, let in-flight requests finish (their writes complete), then close Redis.
-      stopping = true;
-      await new Promise<void>((resolve) => {
-        // Connections busy now become idle later: keep closing idle ones until the server is closed.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.close(() => {
-          clearInterval(sweep);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
+      await server.close();
       // In-flight writes end within spool.deadline (then they are in the spool).
       const deadline = Date.now() + 10_000;
       while (!committer.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

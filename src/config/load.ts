@@ -7,7 +7,7 @@ import type { OutputDefinition, OutputInstanceConfig } from '../../outputs/types
 import type { Priority } from '../alert/priority.js';
 import { compileRoutes, type CompiledRoute } from '../router/matcher.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { rootSchema, type RouteConfig } from './schema.js';
+import { rootSchema, type AuthConfig, type RouteConfig } from './schema.js';
 import { substituteSecrets } from './substitute.js';
 
 export interface OutputInstance {
@@ -21,7 +21,16 @@ export interface OutputInstance {
 }
 
 export interface FalconetConfig {
-  listen: { host: string; port: number; maxBodySize: number };
+  listen: {
+    host: string;
+    port: number;
+    maxBodySize: number;
+    headersTimeout: number;
+    requestTimeout: number;
+    tls?: { cert: string; key: string; ca?: string; requireClientCert: boolean };
+    plain?: { port: number; host?: string; paths: string[] };
+  };
+  auth: AuthConfig;
   redis: { url: string; prefix: string; embedded: boolean };
   minimumPriority: Priority;
   customFields: Record<string, string>;

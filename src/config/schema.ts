@@ -21,6 +21,37 @@ export const routeSchema = z.strictObject({
   continue: z.boolean().default(false),
 });
 
+const listenTlsSchema = z.strictObject({
+  /** Paths to PEM files. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** CA bundle that signs client certificates (mTLS). */
+  ca: z.string().min(1).optional(),
+  /** Refuse, at the handshake, clients without a certificate signed by `ca`. */
+  requireClientCert: z.boolean().default(false),
+});
+
+/** A namespace a tenant may post: a name or "/regex/". */
+const namespacePattern = z.string().min(1);
+const tenantClaims = {
+  /** Written to each alert as output_fields["falconet.tenant"]; routes match `tenant`. */
+  tenant: z.string().min(1).optional(),
+  /** Written as output_fields["falconet.cluster"]; routes match `cluster`. */
+  cluster: z.string().min(1).optional(),
+  /** Alerts whose k8s.ns.name / ka.target.namespace is not listed are refused with 403. */
+  namespaces: z.array(namespacePattern).min(1).optional(),
+  /** Alerts per second this identity may post (per collector replica); over it: 429 + Retry-After. */
+  rateLimit: z.number().positive().optional(),
+};
+export const authSchema = z.strictObject({
+  tokens: z
+    .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'token names use letters, digits, ., - and _'), token: z.string().min(16, 'at least 16 characters'), ...tenantClaims }))
+    .default([]),
+  clientCerts: z
+    .array(z.strictObject({ subject: z.string().regex(/^\s*[A-Za-z]+=[^,]+(,\s*[A-Za-z]+=[^,]+)*\s*$/, 'a subject like "CN=falco-team1" or "CN=x, O=y"'), name: z.string().optional(), ...tenantClaims }))
+    .default([]),
+});
+
 /** PagerDuty's default `dedupKey` fields (the repeats one incident folds). */
 export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
 
@@ -31,8 +62,24 @@ export const rootSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(2801),
       /** Largest accepted request body; larger gets 413. */
       maxBodySize: byteSize.default(2 * 1024 * 1024),
+      /** A client must finish sending its request headers within this (slow-loris), else 408 and closed. */
+      headersTimeout: duration.default(10_000),
+      /** A client must finish sending its whole request (headers and body) within this. */
+      requestTimeout: duration.default(30_000),
+      /** HTTPS instead of HTTP; certificate files are re-read on SIGHUP and when they change. */
+      tls: listenTlsSchema.optional(),
+      /** Plain-HTTP port beside TLS serving only probe paths (kubelet probes); nothing else. */
+      plain: z
+        .strictObject({
+          port: z.number().int().min(0).max(65535),
+          host: z.string().optional(),
+          paths: z.array(z.string().startsWith('/')).min(1).default(['/healthz', '/readyz', '/metrics']),
+        })
+        .optional(),
     })
-    .default({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024 }),
+    .default({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }),
+  /** Inbound authentication: off unless tokens or client certificates are listed. */
+  auth: authSchema.default({ tokens: [], clientCerts: [] }),
   redis: z
     .strictObject({
       url: z.string().default('redis://127.0.0.1:6379'),
@@ -115,3 +162,4 @@ export const rootSchema = z.strictObject({
 
 export type RootConfigInput = z.input<typeof rootSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;

@@ -40,7 +40,7 @@ export function createMetrics(opts: { alertLabels?: AlertLabelOptions } = {}) {
 
   const received = new Counter({
     name: 'falconet_alerts_received_total',
-    help: 'Alerts that reached the collector, by source, priority and status (accepted, spooled, rejected, unauthorized, forbidden)',
+    help: 'Alerts that reached the collector, by source, priority and status (accepted, spooled; refused: rejected, unauthorized, forbidden per request, rate_limited, unavailable per alert)',
     labelNames: ['source', 'priority', 'status', ...extraLabels],
     registers: [registry],
   });

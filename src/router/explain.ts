@@ -5,7 +5,7 @@ import { meetsFloor } from '../alert/priority.js';
 import type { ConfigIssue } from '../config/errors.js';
 import type { FalconetConfig } from '../config/load.js';
 import { describeNoise, noisePolicy } from '../noise/policy.js';
-import { compileCondition } from './matcher.js';
+import { FIELD_ALIASES, compileCondition } from './matcher.js';
 
 export interface ConditionResult {
   /** `match`, `match_any[1]` or `not`. */
@@ -94,8 +94,9 @@ export function explainRoute(config: FalconetConfig, alert: Alert): RouteExplana
 function evaluate(group: string, conditions: Conditions, alert: Alert): ConditionResult[] {
   return Object.entries(conditions).map(([field, expected]) => {
     const issues: ConfigIssue[] = [];
-    const holds = compileCondition(field, expected, [], issues)(alert);
-    const actual = field === 'tags' ? alert.tags : alertField(alert, field);
+    const path = Object.hasOwn(FIELD_ALIASES, field) ? FIELD_ALIASES[field]! : field;
+    const holds = compileCondition(path, expected, [], issues)(alert);
+    const actual = path === 'tags' ? alert.tags : alertField(alert, path);
     return { group, field, expected, actual, holds };
   });
 }

@@ -14,6 +14,11 @@ export interface CompiledRoute {
 }
 
 const TOP_LEVEL_FIELDS = new Set(['rule', 'priority', 'source', 'hostname', 'output', 'tags']);
+/** Short names for fields the collector writes from the sender's identity (auth tokens, client certs). */
+export const FIELD_ALIASES: Readonly<Record<string, string>> = {
+  tenant: 'output_fields.falconet.tenant',
+  cluster: 'output_fields.falconet.cluster',
+};
 
 /** Compiles the `routes` list into predicates; problems are appended to `issues` with key paths. */
 export function compileRoutes(routes: readonly RouteConfig[], issues: ConfigIssue[]): CompiledRoute[] {
@@ -37,15 +42,16 @@ export function compileRoutes(routes: readonly RouteConfig[], issues: ConfigIssu
 type Conditions = Record<string, string | number | boolean | Array<string | number>>;
 
 function compileConditions(conditions: Conditions, at: PropertyKey[], issues: ConfigIssue[]): AlertPredicate {
-  const predicates = Object.entries(conditions).map(([field, expected]) => {
+  const predicates = Object.entries(conditions).map(([name, expected]) => {
+    const field = Object.hasOwn(FIELD_ALIASES, name) ? FIELD_ALIASES[name]! : name;
     if (!TOP_LEVEL_FIELDS.has(field) && !field.startsWith('output_fields.')) {
       issues.push({
-        path: [...at, field],
-        message: 'unknown field; use rule, priority, source, hostname, output, tags or output_fields.<key>',
+        path: [...at, name],
+        message: 'unknown field; use rule, priority, source, hostname, output, tags, tenant, cluster or output_fields.<key>',
       });
       return () => false;
     }
-    return compileCondition(field, expected, [...at, field], issues);
+    return compileCondition(field, expected, [...at, name], issues);
   });
   return (alert) => predicates.every((p) => p(alert));
 }

@@ -10,8 +10,8 @@ export interface ReloadPlan {
   needsRestart: string[];
 }
 
-/** Keys of the config read once at start-up (connections, ports, pool sizes, metric label sets). */
-const START_UP_KEYS = ['listen', 'redis', 'router', 'worker', 'spool', 'metrics'] as const;
+/** Keys of the config read once at start-up (connections, ports, pool sizes, metric label sets, auth identities; certificate files are re-read on SIGHUP by the collector's server). */
+const START_UP_KEYS = ['listen', 'redis', 'router', 'worker', 'spool', 'metrics', 'auth'] as const;
 
 export function planReload(current: FalconetConfig, next: FalconetConfig): ReloadPlan {
   const before = current.outputs;

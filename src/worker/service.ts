@@ -87,19 +87,29 @@ export async function startWorker(
     return counts.reduce((a, b) => a + b, 0);
   });
   let pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
-  // Ingest jobs running per pipeline: a replaced pipeline is flushed until its last job finished.
-  const running = new Map<typeof pipeline, number>();
+  const running = new Map<string, Promise<void>>();
+  // Ingest jobs running per pipeline: a pipeline replaced by a reload is flushed until its last job finished.
+  const generations = new Map<typeof pipeline, number>();
   const routerWorker = new Worker<IngestJobData>(
     INGEST_QUEUE,
     async (job) => {
       await throttle.admit();
+      const id = job.id!;
+      // A job whose lock lapsed while this process still ran it (an event loop starved for longer
+      // than half the lock) comes back to this same process: let the first run finish and write
+      // its fan-out ledger, so the second queues only what is left instead of a second copy.
+      const earlier = running.get(id);
+      if (earlier) await earlier.catch(() => undefined);
       // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
       const p = pipeline;
-      running.set(p, (running.get(p) ?? 0) + 1);
+      generations.set(p, (generations.get(p) ?? 0) + 1);
+      const run = p.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
+      running.set(id, run);
       try {
-        await p.run(job.data.alerts, { id: job.id!, replay: job.attemptsStarted > 1 });
+        await run;
       } finally {
-        running.set(p, running.get(p)! - 1);
+        if (running.get(id) === run) running.delete(id);
+        generations.set(p, generations.get(p)! - 1);
       }
     },
     {
@@ -114,6 +124,7 @@ export async function startWorker(
   routerWorker.on('completed', (job) => pipeline.completed(job.id!));
   let digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
+  routerWorker.on('stalled', (jobId) => log.warn({ job: jobId }, 'ingest job stalled (its lock lapsed); it runs again'));
   routerWorker.on('error', onRedisError);
 
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
@@ -167,6 +178,7 @@ export async function startWorker(
       },
     });
     worker.on('error', onRedisError);
+    worker.on('stalled', (jobId) => olog.warn({ job: jobId }, 'delivery job stalled (its lock lapsed); it runs again, its alerts may be sent twice'));
     return { worker, output, http };
   }
 
@@ -227,13 +239,13 @@ export async function startWorker(
     digests = startDigestFlusher(next, { redis, queueFor, metrics, log });
     current = next;
     // The old pipeline's in-flight jobs finish on it; their partial batches are flushed into the queues.
-    while ((running.get(old) ?? 0) > 0) {
+    while ((generations.get(old) ?? 0) > 0) {
       await old.flush();
       await new Promise((r) => setTimeout(r, 20));
     }
     await old.flush();
     // (A job of the old pipeline completing from here on leaves its fan-out ledger to the ledger's TTL.)
-    running.delete(old);
+    generations.delete(old);
     await oldDigests.stop();
     for (const name of plan.changed) {
       const before = deliveries.get(name) ?? draining.get(name);

@@ -8,7 +8,8 @@ import { buildConfig, type FalconetConfig } from '../../src/config/load.js';
 import { startCollector, type RunningCollector } from '../../src/collector/service.js';
 import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { deliveryQueueName } from '../../src/queue/names.js';
+import { alertId } from '../../src/collector/decode.js';
+import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -66,6 +67,21 @@ export async function startPipeline(config: FalconetConfig, opts: { worker?: boo
       await deletePrefix(config.redis.prefix);
     },
   };
+}
+
+/**
+ * Puts alert bodies on the ingest queue as one job, as a collector would, but without its input
+ * checks: what an older collector or a spool written by one may hand the router.
+ */
+export async function enqueueIngest(config: FalconetConfig, bodies: string[]): Promise<void> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const ingest = new Queue(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
+  try {
+    await ingest.add('alerts', { alerts: bodies.map((b) => [alertId(b), b]), receivedAt: Date.now() });
+  } finally {
+    await ingest.close();
+    connection.disconnect();
+  }
 }
 
 /** Removes every key a test wrote (its unique prefix). */

@@ -15,7 +15,7 @@ import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
 import type { CapturedRequest, ScriptedResponse } from '../helpers/capture-server.js';
 import { deadLetters } from '../helpers/dlq.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { REDIS_URL, testConfig } from '../helpers/harness.js';
+import { REDIS_URL, enqueueIngest, testConfig } from '../helpers/harness.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -209,7 +209,10 @@ describe('router failures in the dead letters', () => {
     const poison = [poisonBody(true), poisonBody(false)];
     // One request, one ingest job: normal, poison, normal, poison, normal, normal.
     const lines = [normal[0], poison[0], normal[1], poison[1], normal[2], normal[3]] as string[];
-    expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
+    // Today's collector refuses such a body at the door (JSON depth limit); the router must still
+    // survive one that reaches it (an older collector, a spool written by one).
+    expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(400);
+    await enqueueIngest(pipeline.config, lines);
     await waitFor(() => sink.requests.length === 4, { what: 'the four normal alerts' });
     const delivered = sink.requests.map((r) => (JSON.parse(r.body.replace(/:(\d{16,})/g, ':"$1"')) as { id: string }).id);
     expect(delivered.sort()).toEqual(normal.map(alertId).sort());

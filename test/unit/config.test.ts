@@ -109,7 +109,8 @@ describe('REDIS_URL', () => {
 describe('defaults and shipped configs', () => {
   it('fills the documented defaults', () => {
     const c = buildConfig({ outputs: { c: { type: 'stdout' } }, routes: [{ outputs: ['c'] }] }, {});
-    expect(c.listen).toEqual({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024 });
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 2801, maxBodySize: 2 * 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 });
+    expect(c.auth).toEqual({ tokens: [], clientCerts: [] });
     expect(c.minimumPriority).toBe('Debug');
     expect(c.dedup.window).toBe(600_000);
     expect(c.outputs.c!.config).toMatchObject({ timeout: 10_000, concurrency: 4, retry: { attempts: 10, backoff: 1000, maxBackoff: 60_000 } });
@@ -126,5 +127,24 @@ describe('defaults and shipped configs', () => {
     const c = loadConfigFile(join(root, 'config/falconet.example.yaml'), new Proxy({}, { get: (_t, k) => (typeof k !== 'string' || k === 'REDIS_URL' ? undefined : k.endsWith('_URL') ? `https://hooks.example/test-${k}` : `test-${k}`) }));
     expect(Object.keys(c.outputs).length).toBeGreaterThan(1);
     expect(c.routes.length).toBeGreaterThan(1);
+    // Auth is on in the example, its tokens from the environment.
+    expect(c.auth.tokens.map((t) => [t.name, t.token])).toEqual([['team1-nodes', 'test-FALCONET_TOKEN_TEAM1'], ['platform-nodes', 'test-FALCONET_TOKEN_PLATFORM']]);
+  });
+
+  it('refuses bad auth and listen keys naming the key path', () => {
+    const base = { outputs: { c: { type: 'stdout' } }, routes: [{ outputs: ['c'] }] };
+    const issues = (doc: Record<string, unknown>) => {
+      try {
+        buildConfig({ ...base, ...doc }, {});
+      } catch (err) {
+        return (err as ConfigError).issues.map((i) => i.path.join('.'));
+      }
+      return [];
+    };
+    expect(issues({ auth: { tokens: [{ name: 't', token: 'short' }] } })).toEqual(['auth.tokens.0.token']);
+    expect(issues({ auth: { tokens: [{ name: 't', token: 'x'.repeat(20), tenants: 'a' }] } })).toEqual(['auth.tokens.0.tenants']);
+    expect(issues({ auth: { clientCerts: [{ subject: 'falco-team1' }] } })).toEqual(['auth.clientCerts.0.subject']);
+    expect(issues({ listen: { tls: { cert: '/c' } } })).toEqual(['listen.tls.key']);
+    expect(issues({ routes: [{ match: { tenant: 'team1', cluster: '/^prod-/' }, outputs: ['c'] }] })).toEqual([]);
   });
 });
