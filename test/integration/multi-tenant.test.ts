@@ -13,6 +13,9 @@ const env = {
   SPLUNK_HEC_TOKEN: '00000000-0000-0000-0000-000000000000',
   PAGERDUTY_ROUTING_KEY: 'R0123456789abcdef0123456789abcdef',
   TEAM1_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/XXXX',
+  FALCONET_TOKEN_FALCO: 'falco-nodes-token-0123456789',
+  FALCONET_TOKEN_TEAM1: 'team1-token-0123456789abcdef',
+  FALCONET_TOKEN_TEAM2: 'team2-token-0123456789abcdef',
   TEAM2_TEAMS_WORKFLOW_URL: 'https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke',
 };
 const cases = readFileSync(`${root}test/fixtures/multi-tenant-alerts.jsonl`, 'utf8')
@@ -33,6 +36,11 @@ describe('the multi-tenant example (docs/multi-tenant.md)', () => {
   it('is a valid config', () => {
     const config = loadConfigFile(`${root}${EXAMPLE}`, env);
     expect(Object.keys(config.outputs)).toEqual(['siem', 'pagerduty', 'team1-slack', 'team2-teams']);
+    expect(config.auth.tokens.map((t) => [t.name, t.namespaces ?? 'all'])).toEqual([
+      ['falco-nodes', 'all'],
+      ['team1-senders', ['team1', '/^team1-/']],
+      ['team2-senders', ['team2']],
+    ]);
   });
 
   it('falconet route sends each alert of the example to the expected outputs, for the expected reasons', () => {
