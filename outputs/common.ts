@@ -128,6 +128,8 @@ export const commonOutputShape = {
   concurrency: z.number().int().min(1).max(1000).default(4),
   retry: retryConfig.default(DEFAULT_RETRY),
   rateLimit: rateLimitConfig.optional(),
+  /** Added to the output_fields of the alerts this output sends (after the global and route ones). */
+  customFields: z.record(z.string(), z.string()).optional(),
   batch: batchConfig.optional(),
   /** Mustache template for the message text (chat outputs); see docs/outputs/templates.md. */
   messageFormat: mustacheTemplate.optional(),
@@ -144,6 +146,7 @@ export type CommonOutputConfig = {
   concurrency: number;
   retry: z.infer<typeof retryConfig>;
   rateLimit?: z.infer<typeof rateLimitConfig>;
+  customFields?: Record<string, string>;
   batch?: z.infer<typeof batchConfig>;
   messageFormat?: string;
   title?: string;

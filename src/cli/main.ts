@@ -4,7 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../config/load.js';
 import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
-import { createMetrics } from '../observability/metrics.js';
+import { createMetrics, setMetricsDefaults } from '../observability/metrics.js';
 import { startMetricsServer, type WorkerEndpoints } from '../observability/metrics-server.js';
 import { ConfigReloader, reloadAnswer } from '../runtime/reload.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
@@ -13,6 +13,7 @@ import { AbortedError } from '../queue/connection.js';
 import { printCheck } from './check.js';
 import { runDlqCommand } from './dlq.js';
 import { runRouteCommand } from './route.js';
+import { importSidekickCommand } from './import-sidekick.js';
 import { sendTestAlert } from './send-test.js';
 
 const USAGE = `usage: falconet <command> [--config PATH]
@@ -27,6 +28,8 @@ commands:
   route       which outputs an alert on stdin reaches, and why (--output-json for JSON)
   dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
               purge --output X [--older-than 7d]
+  import-sidekick  convert a Falcosidekick config: [--config sidekick.yaml] [--env] [--env-file F] [--helm-values F] [--out falconet.yaml]
+              [--inline-secrets]; prints what became of every setting
 
 The config is --config PATH, else $FALCONET_CONFIG, else config/falconet.yaml.
 REDIS_URL overrides redis.url.`;
@@ -34,6 +37,8 @@ REDIS_URL overrides redis.url.`;
 type Role = 'start' | 'collector' | 'worker';
 
 export async function main(argv: string[]): Promise<number> {
+  // Its own flags (--env, --out…) and no Falconet config to load.
+  if (argv[0] === 'import-sidekick') return importSidekickCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -78,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
+  setMetricsDefaults({ sidekickCompat: config.metrics.sidekickCompat });
   return run(command, config, path);
 }
 

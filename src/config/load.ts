@@ -32,6 +32,8 @@ export interface FalconetConfig {
   };
   auth: AuthConfig;
   redis: { url: string; prefix: string; embedded: boolean };
+  customTags: string[];
+  templatedFields: Record<string, string>;
   minimumPriority: Priority;
   customFields: Record<string, string>;
   dedup: { window: number };
@@ -42,7 +44,7 @@ export interface FalconetConfig {
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
-  metrics: { alertLabels: string[]; alertLabelValues: number };
+  metrics: { sidekickCompat: boolean; alertLabels: string[]; alertLabelValues: number };
   log: { level: string };
 }
 
@@ -97,6 +99,8 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     }
   }
   const compiled = compileRoutes(root.data.routes, issues);
+  // Route custom fields travel with the compiled route (src/router/stages/route.ts).
+  for (const [i, route] of root.data.routes.entries()) if (route.customFields) Object.assign(compiled[i]!, { customFields: route.customFields });
   if (issues.length > 0) throw new ConfigError(issues);
   return deepFreeze({ ...root.data, outputs, compiledRoutes: compiled });
 }

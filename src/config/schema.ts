@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { priorityName } from '../../outputs/common.js';
 import { duration, byteSize } from './duration.js';
+import { templatedFieldsSchema } from './templated-fields.js';
 
 /** A matcher value: exact string, a list (any of), "/regex/flags", or for priority ">=warning". */
 export const matcherValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
@@ -19,6 +20,8 @@ export const routeSchema = z.strictObject({
   outputs: z.array(z.string()).min(1),
   /** Keep evaluating later routes after this one matched. */
   continue: z.boolean().default(false),
+  /** Added to the output_fields of every alert this route matches (before later routes are tried). */
+  customFields: z.record(z.string(), z.string()).optional(),
 });
 
 const listenTlsSchema = z.strictObject({
@@ -93,6 +96,20 @@ export const rootSchema = z.strictObject({
   minimumPriority: priorityName.default('Debug'),
   /** Added to every alert's output_fields (e.g. the cluster name). */
   customFields: z.record(z.string(), z.string()).default({}),
+  /** Appended to every alert's tags. */
+  customTags: z.array(z.string().min(1)).default([]),
+  /** Output fields computed per alert from a mustache template, after customFields: `team: "{{output_fields.k8s.ns.labels.team}}"`. */
+  templatedFields: templatedFieldsSchema,
+  metrics: z
+    .strictObject({
+      /** Also export falcosecurity_falcosidekick_inputs_total / _outputs_total, so Falcosidekick dashboards keep working. */
+      sidekickCompat: z.boolean().default(false),
+      /** Opt-in alert fields as labels of falconet_alerts_received_total (rule, output_fields keys like k8s.ns.name). */
+      alertLabels: z.array(z.string().min(1)).max(8).default([]),
+      /** Distinct values kept per alert label; later values are counted as "other". */
+      alertLabelValues: z.number().int().min(1).max(10_000).default(100),
+    })
+    .default({ sidekickCompat: false, alertLabels: [], alertLabelValues: 100 }),
   dedup: z
     .strictObject({
       /** The same Falco event received again inside this window is dropped (counted); 0 turns it off. */
@@ -147,14 +164,6 @@ export const rootSchema = z.strictObject({
     })
     .default({ dir: 'data/spool', maxBytes: 1024 ** 3, deadline: 500 }),
   /** Prometheus metrics (src/observability/metrics.ts). */
-  metrics: z
-    .strictObject({
-      /** Opt-in alert fields as labels of falconet_alerts_received_total (rule, output_fields keys like k8s.ns.name). */
-      alertLabels: z.array(z.string().min(1)).max(8).default([]),
-      /** Distinct values kept per alert label; later values are counted as "other". */
-      alertLabelValues: z.number().int().min(1).max(10_000).default(100),
-    })
-    .default({ alertLabels: [], alertLabelValues: 100 }),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -10,6 +10,7 @@ import { createDeadLetterStage } from './stages/dead-letter.js';
 import { createIsolateStage } from './stages/isolate.js';
 import { createRecordStage } from './stages/record.js';
 import { createSendStage } from './stages/send.js';
+import { withCustomFields } from './stages/custom-fields.js';
 
 export interface DeliverDeps {
   output: Output;
@@ -52,7 +53,7 @@ export interface DeliverDeps {
 export function createDeliveryProcessor(deps: DeliverDeps) {
   const { instance } = deps;
   const now = deps.now ?? Date.now;
-  const send = createSendStage(deps.output, instance.config.timeout, deps.shutdown, now);
+  const send = createSendStage(withCustomFields(deps.output, instance.config.customFields), instance.config.timeout, deps.shutdown, now);
   const isolate = createIsolateStage(send);
   const deadLetter = createDeadLetterStage(deps.deadLetters, instance.name, now);
   const record = createRecordStage(deps.metrics, deps.logger, instance.name);

@@ -14,6 +14,13 @@ const QUEUE_STATES: readonly QueueState[] = ['waiting', 'active', 'delayed', 'fa
  * a `_total` suffix promises a counter. Their un-suffixed siblings (by type) carry the same data.
  */
 const MISNAMED_DEFAULTS = ['falconet_nodejs_active_handles_total', 'falconet_nodejs_active_requests_total', 'falconet_nodejs_active_resources_total'];
+import { registerSidekickCompat } from './sidekick-compat.js';
+
+/** Process-wide defaults, set once by the CLI from the config before any role starts. */
+const defaults = { sidekickCompat: false };
+export function setMetricsDefaults(options: { sidekickCompat: boolean }): void {
+  defaults.sidekickCompat = options.sidekickCompat;
+}
 
 /**
  * Falconet's Prometheus metrics. Labels are bounded: output names come from config, `reason` is the
@@ -26,8 +33,10 @@ const MISNAMED_DEFAULTS = ['falconet_nodejs_active_handles_total', 'falconet_nod
  * - per output: routed alerts end in `falconet_deliveries_total{status="ok|rejected|failed"}` or
  *   `falconet_alerts_suppressed_total{stage="storm|overflow|replay"}`; `status="retry"` counts sends to try again.
  */
-export function createMetrics(opts: { alertLabels?: AlertLabelOptions } = {}) {
+export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?: AlertLabelOptions } = {}) {
+  const opts = options;
   const registry = new Registry();
+  if (options.sidekickCompat ?? defaults.sidekickCompat) registerSidekickCompat(registry);
   collectDefaultMetrics({ register: registry, prefix: 'falconet_' });
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
   const alertLabelFields = opts.alertLabels?.fields ?? [];

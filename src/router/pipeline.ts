@@ -25,7 +25,7 @@ export function createRouterPipeline(
 ) {
   // Per-alert isolation: a poison alert goes to the dead letters, the rest of the job goes on.
   const normalise = createNormaliseStage(new DeadLetterStore(deps.redis, { prefix: config.redis.prefix, ...config.dlq }), deps.metrics);
-  const enrich = createEnrichStage(config.customFields);
+  const enrich = createEnrichStage(config);
   const priorityFloor = createPriorityFloorStage(config.minimumPriority);
   const dedup = createDedupStage(deps.redis, { prefix: config.redis.prefix, ...config.dedup });
   const route = createRouteStage(config.compiledRoutes, config.outputs);

@@ -1,0 +1,375 @@
+import { goTemplateToMustache } from './go-template.js';
+import { NOT_CONVERTED } from './outputs-not-converted.js';
+import type { SettingValue } from './source.js';
+
+/**
+ * Every Falcosidekick output (README + types.Configuration, HEAD 8807ab7) and what becomes of it
+ * in Falconet, as data: a native Falconet output with a key mapping, a `webhook` with a body
+ * template, or nothing, with the reason. docs/migrating-from-falcosidekick.md is this table in
+ * prose; a test checks that both list the same outputs.
+ */
+
+export interface OutputMapContext {
+  /** The value of `<section>.<key>`; the key counts as carried over. */
+  take(key: string, to?: string): SettingValue | undefined;
+  str(key: string): string | undefined;
+  /** A secret: written as a `${ENV}` reference (listed in the report) unless --inline-secrets. */
+  secret(key: string, to?: string): string | undefined;
+  /** `value` holds a secret that did not come from one key (a header, a URL built from a token). */
+  secretValue(value: string, envVar: string, key: string): string;
+  /** The key has no equivalent: reported with why. */
+  drop(key: string, why: string): void;
+  note(message: string): void;
+  /** Keys of the global customfields and templatedfields (Falcosidekick makes them Loki/Alertmanager labels). */
+  enrichmentKeys: readonly string[];
+}
+
+export type Mapping =
+  /** A Falconet output instance (type + options; the common keys are added by the converter). */
+  | { kind: 'native'; type: string; map(ctx: OutputMapContext): Record<string, unknown> }
+  /** Converted to a `webhook` whose body template speaks the destination's API. */
+  | { kind: 'webhook'; map(ctx: OutputMapContext): Record<string, unknown> }
+  /** Not converted; `how` says what to do instead (a webhook example, or why there is none). */
+  | { kind: 'unsupported'; how: string };
+
+export interface SidekickOutput {
+  /** Config section (dotted for nested ones: aws.sqs). */
+  section: string;
+  title: string;
+  /** The keys that must all be set for Falcosidekick to enable the output (main.go). */
+  enabledBy: string[];
+  mapping: Mapping;
+}
+
+const SIDEKICK_DEFAULT_TEMPLATE_NOTE = 'Falconet renders its own default message';
+
+/** Slack-style `messageformat` (Go template over the event) to Falconet's mustache `messageFormat`. */
+function messageFormat(ctx: OutputMapContext, out: Record<string, unknown>): void {
+  const format = ctx.take('messageformat', 'messageFormat') as string | undefined;
+  if (format === undefined) return;
+  const mustache = goTemplateToMustache(format, 'event');
+  if (mustache === undefined) ctx.drop('messageformat', `this Go template uses more than field references and \`or\`; rewrite it in mustache (docs/outputs/templates.md); ${SIDEKICK_DEFAULT_TEMPLATE_NOTE} meanwhile`);
+  else out.messageFormat = mustache;
+}
+
+function cosmetic(ctx: OutputMapContext, keys: string[]): void {
+  for (const k of keys) if (ctx.take(k) !== undefined) ctx.drop(k, 'cosmetic: Falconet uses its own');
+}
+
+/** A JSON body for chat webhooks: message text from `{{priority}}`, `{{rule}}` and `{{output}}`. */
+const CHAT_TEXT = '{{priority}}: {{rule}}\\n{{output}}';
+
+function chatViaWebhook(urlKey: string, body: string): Mapping {
+  return {
+    kind: 'webhook',
+    map(ctx) {
+      cosmetic(ctx, ['icon', 'footer', 'username', 'useemoji', 'outputformat']);
+      if (ctx.take('messageformat') !== undefined) ctx.drop('messageformat', 'edit the bodyTemplate instead (mustache, docs/outputs/webhook.md)');
+      return { url: ctx.secret(urlKey, 'url'), bodyTemplate: body };
+    },
+  };
+}
+
+/** Falcosidekick posts the event JSON to these; Falconet's webhook posts the alert JSON (same keys, `id` for `uuid`). */
+function eventJson(urlKey: string, extra?: (ctx: OutputMapContext, out: Record<string, unknown>) => void): Mapping {
+  return {
+    kind: 'webhook',
+    map(ctx) {
+      const out: Record<string, unknown> = { url: urlSecret(ctx, urlKey) };
+      extra?.(ctx, out);
+      return out;
+    },
+  };
+}
+
+/** A URL is a secret when it carries credentials (user:pass@ or a query string). */
+function urlSecret(ctx: OutputMapContext, key: string): string | undefined {
+  const url = ctx.str(key);
+  if (url === undefined) return undefined;
+  return /^[a-z]+:\/\/[^/]*@|\?/.test(url) ? ctx.secret(key, 'url') : (ctx.take(key, 'url') as string);
+}
+
+function basic(ctx: OutputMapContext, userKey: string, passKey: string, out: Record<string, unknown>): void {
+  const user = ctx.str(userKey);
+  const pass = ctx.secret(passKey);
+  if (user !== undefined && ctx.take(userKey) !== undefined && pass !== undefined) out.auth = { username: user, password: pass };
+  else if (user !== undefined || pass !== undefined) ctx.drop(user ? passKey : userKey, 'basic auth needs both user and password');
+}
+
+/** Header values that look like credentials are secrets; others are written as they are. */
+function headers(ctx: OutputMapContext, key: string, section: string): Record<string, string> | undefined {
+  const map = ctx.take(key, 'headers') as Record<string, string> | undefined;
+  if (!map) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(map)) {
+    const envVar = `${section.toUpperCase().replace(/\./g, '_')}_CUSTOMHEADERS_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    out[name] = /auth|token|key|secret|cookie|pass/i.test(name) ? ctx.secretValue(value, envVar, `${section}.${key}.${name}`) : value;
+  }
+  return out;
+}
+
+export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
+  // ---- native ----
+  {
+    section: 'slack',
+    title: 'Slack',
+    enabledBy: ['webhookurl'],
+    mapping: {
+      kind: 'native',
+      type: 'slack',
+      map(ctx) {
+        const out: Record<string, unknown> = { webhookUrl: ctx.secret('webhookurl', 'webhookUrl') };
+        const channel = ctx.str('channel');
+        if (channel !== undefined) out.channel = ctx.take('channel', 'channel');
+        const username = ctx.str('username');
+        if (username !== undefined && ctx.take('username', 'username') !== undefined && username !== 'Falcosidekick') out.username = username;
+        const format = ctx.str('outputformat');
+        if (format !== undefined) {
+          if (['all', 'text', 'fields'].includes(format)) out.outputFormat = ctx.take('outputformat', 'outputFormat');
+          else ctx.drop('outputformat', `"${format}" is not all, text or fields`);
+        }
+        messageFormat(ctx, out);
+        cosmetic(ctx, ['icon', 'footer']);
+        return out;
+      },
+    },
+  },
+  {
+    section: 'teams',
+    title: 'Microsoft Teams',
+    enabledBy: ['webhookurl'],
+    mapping: {
+      kind: 'native',
+      type: 'teams',
+      map(ctx) {
+        ctx.note('format: messagecard, the legacy connector card Falcosidekick sends; for a Workflows webhook URL switch to format: adaptive');
+        const format = ctx.str('outputformat');
+        if (format !== undefined && ctx.take('outputformat') !== undefined && format !== 'all') {
+          ctx.note(`outputformat ${format}: Falconet's Teams card always shows text and facts (not carried over)`);
+        }
+        cosmetic(ctx, ['activityimage']);
+        return { webhookUrl: ctx.secret('webhookurl', 'webhookUrl'), format: 'messagecard' };
+      },
+    },
+  },
+  {
+    section: 'alertmanager',
+    title: 'Alertmanager',
+    enabledBy: ['hostport'],
+    mapping: {
+      kind: 'native',
+      type: 'alertmanager',
+      map(ctx) {
+        const hosts = ctx.take('hostport', 'urls') as string[];
+        const endpoint = ctx.str('endpoint') ?? '/api/v2/alerts';
+        if (ctx.take('endpoint', 'urls') !== undefined && endpoint.replace(/\/+$/, '') === '/api/v1/alerts') {
+          ctx.note('endpoint /api/v1/alerts: Falconet posts API v2 (/api/v2/alerts); Alertmanager ≥ 0.16 serves it (v1 was removed in 0.27)');
+        }
+        const path = endpoint.replace(/\/+$/, '') === '/api/v1/alerts' ? '/api/v2/alerts' : endpoint;
+        const urls = hosts.map((h) => `${h.replace(/\/+$/, '')}${path}`);
+        const out: Record<string, unknown> = { urls: urls.map((u, i) => (/^[a-z]+:\/\/[^/]*@/.test(u) ? ctx.secretValue(u, `ALERTMANAGER_HOSTPORT_${i}`, 'alertmanager.hostport') : u)) };
+        const expires = ctx.take('expiresafter', 'expiresAfter') as number | undefined;
+        if (expires !== undefined && expires > 0) out.expiresAfter = `${expires}s`;
+        else ctx.note('expiresafter unset: Falcosidekick sends no endsAt (Alertmanager resolves after its resolve_timeout, 5m); Falconet sets endsAt = event time + 10m (expiresAfter)');
+        const extraLabels = ctx.take('extralabels', 'extraLabels');
+        if (extraLabels) out.extraLabels = extraLabels;
+        const severity = ctx.take('customseveritymap', 'severityMap');
+        if (severity) out.severityMap = severity;
+        const h = headers(ctx, 'customheaders', 'alertmanager');
+        if (h) out.headers = h;
+        if (ctx.take('extraannotations') !== undefined) ctx.drop('extraannotations', 'Falconet sets the annotations itself (summary, description, runbook fields); extra annotations are not supported');
+        for (const k of ['dropeventthresholds', 'dropeventdefaultpriority']) {
+          if (ctx.take(k) !== undefined) ctx.drop(k, 'Falconet does not re-prioritise "syscall event drop" alerts by n_drop thresholds; route them with a match on rule instead');
+        }
+        if (ctx.enrichmentKeys.length > 0) out.labelFields = [...ctx.enrichmentKeys];
+        ctx.note('labels: Falconet sends a bounded set (alertname = the rule, priority, severity, eventsource, source, hostname, k8s_ns_name, k8s_pod_name + extraLabels) instead of every output field plus rule and tags, so Alertmanager can group repeats; Alertmanager routes matching rule= must match alertname=, and fields to keep as labels go in labelFields');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'pagerduty',
+    title: 'PagerDuty',
+    enabledBy: ['routingkey'],
+    mapping: {
+      kind: 'native',
+      type: 'pagerduty',
+      map(ctx) {
+        const out: Record<string, unknown> = { routingKey: ctx.secret('routingkey', 'routingKey') };
+        const region = ctx.str('region');
+        if (region !== undefined && ctx.take('region', 'region') !== undefined) out.region = region.toLowerCase() === 'eu' ? 'eu' : 'us';
+        ctx.note('severity: Falcosidekick always sends "critical"; Falconet maps the priority (critical/error/warning/info); set severityMap to keep all critical');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'elasticsearch',
+    title: 'Elasticsearch',
+    enabledBy: ['hostport'],
+    mapping: {
+      kind: 'native',
+      type: 'elasticsearch',
+      map(ctx) {
+        const out: Record<string, unknown> = { url: urlSecret(ctx, 'hostport') };
+        const index = ctx.str('index') ?? 'falco';
+        ctx.take('index', 'index');
+        const suffix = (ctx.take('suffix', 'index') as string | undefined) ?? 'daily';
+        const pattern: Record<string, string> = { daily: '-%Y.%m.%d', monthly: '-%Y.%m', annually: '-%Y', none: '' };
+        if (!(suffix in pattern)) ctx.drop('suffix', `"${suffix}" is not daily, monthly, annually or none`);
+        out.index = `${index}${pattern[suffix] ?? pattern.daily}`;
+        const apiKey = ctx.secret('apikey', 'apiKey');
+        if (apiKey !== undefined) out.apiKey = apiKey;
+        const user = ctx.str('username');
+        if (user !== undefined) {
+          out.username = ctx.take('username', 'username');
+          const password = ctx.secret('password', 'password');
+          if (password !== undefined) out.password = password;
+        }
+        for (const k of ['batching.enabled', 'batching.batchsize', 'batching.flushinterval', 'enablecompression']) {
+          if (ctx.take(k) !== undefined) ctx.note(`${k}: Falconet always uses _bulk (batch of 500 or 1 s; set batch: to tune)`);
+        }
+        if (ctx.take('type') !== undefined) ctx.note('type: mapping types are gone since Elasticsearch 7; Falconet writes _doc');
+        for (const k of ['pipeline', 'flattenfields', 'createindextemplate', 'numberofshards', 'numberofreplicas', 'customheaders']) {
+          if (ctx.take(k) !== undefined) ctx.drop(k, k === 'customheaders' ? 'Falconet\'s Elasticsearch output sends only Authorization (apiKey or username/password); put other headers on a proxy' : 'index management is left to an index template or ILM policy in Elasticsearch');
+        }
+        return out;
+      },
+    },
+  },
+  {
+    section: 'loki',
+    title: 'Grafana Loki',
+    enabledBy: ['hostport'],
+    mapping: {
+      kind: 'native',
+      type: 'loki',
+      map(ctx) {
+        const out: Record<string, unknown> = { url: urlSecret(ctx, 'hostport') };
+        const endpoint = ctx.take('endpoint') as string | undefined;
+        if (endpoint !== undefined && endpoint !== '/loki/api/v1/push') {
+          ctx.drop('endpoint', `Falconet always pushes to <url>/loki/api/v1/push; a gateway path must be put in url (was ${endpoint})`);
+        }
+        const tenant = ctx.take('tenant', 'tenant');
+        if (tenant !== undefined) out.tenant = tenant;
+        const user = ctx.str('user');
+        if (user !== undefined) {
+          out.username = ctx.take('user', 'username');
+          const key = ctx.secret('apikey', 'password');
+          if (key !== undefined) out.password = key;
+        }
+        // Falcosidekick's stream labels: these, the custom and templated fields, then extralabels.
+        const extra = (ctx.take('extralabels', 'labels') as string | undefined)?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+        const labels = [...new Set(['source', 'priority', 'rule', 'hostname', 'tags', 'k8s_ns_name', 'k8s_pod_name', ...ctx.enrichmentKeys, ...extra])];
+        if (labels.length > 15) ctx.note(`labels: Loki takes 15 per stream; left out: ${labels.slice(15).join(', ')}`);
+        out.labels = labels.slice(0, 15);
+        const format = ctx.take('format');
+        if (format !== undefined && format !== 'json') ctx.note(`format ${String(format)}: Falconet's log line is the alert JSON (the output text is its "output" key; | json in LogQL)`);
+        if (ctx.take('customheaders') !== undefined) ctx.drop('customheaders', 'Falconet\'s Loki output sends X-Scope-OrgID (tenant) and basic auth only; put other headers on a proxy');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'splunk',
+    title: 'Splunk HEC',
+    enabledBy: ['host'],
+    mapping: {
+      kind: 'native',
+      type: 'splunk',
+      map(ctx) {
+        const out: Record<string, unknown> = { url: urlSecret(ctx, 'host'), token: ctx.secret('token', 'token') };
+        if (ctx.take('customheaders') !== undefined) ctx.drop('customheaders', 'Falconet\'s Splunk output sends only the HEC Authorization header');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'webhook',
+    title: 'Webhook',
+    enabledBy: ['address'],
+    mapping: {
+      kind: 'native',
+      type: 'webhook',
+      map(ctx) {
+        const out: Record<string, unknown> = { url: urlSecret(ctx, 'address') };
+        const method = ctx.str('method');
+        if (method !== undefined && ctx.take('method', 'method') !== undefined) out.method = method.toUpperCase() === 'PUT' ? 'PUT' : 'POST';
+        const h = headers(ctx, 'customheaders', 'webhook');
+        if (h) out.headers = h;
+        ctx.note('body: the alert JSON with Falco\'s keys (output, priority, rule, time, output_fields, source, tags, hostname) and `id` where Falcosidekick sends `uuid`');
+        return out;
+      },
+    },
+  },
+  // ---- via webhook, converted ----
+  { section: 'mattermost', title: 'Mattermost', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
+  { section: 'rocketchat', title: 'Rocket.Chat', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
+  { section: 'googlechat', title: 'Google Chat', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
+  { section: 'discord', title: 'Discord', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"content": "${CHAT_TEXT}"}`) },
+  { section: 'webex', title: 'Webex', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"markdown": "**${CHAT_TEXT.replace('\\n', '**\\n')}"}`) },
+  { section: 'cliq', title: 'Zoho Cliq', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
+  {
+    section: 'telegram',
+    title: 'Telegram',
+    enabledBy: ['token', 'chatid'],
+    mapping: {
+      kind: 'webhook',
+      map(ctx) {
+        const host = ((ctx.take('host') as string | undefined) ?? 'https://api.telegram.org').replace(/\/+$/, '');
+        const token = ctx.secret('token');
+        const chat = ctx.take('chatid') as string;
+        const thread = ctx.take('messagethreadid') as string | undefined;
+        const threadPart = thread ? `, "message_thread_id": ${JSON.stringify(thread)}` : '';
+        return { url: `${host}/bot${token}/sendMessage`, bodyTemplate: `{"chat_id": ${JSON.stringify(chat)}${threadPart}, "text": "${CHAT_TEXT}"}` };
+      },
+    },
+  },
+  {
+    section: 'nodered',
+    title: 'Node-RED',
+    enabledBy: ['address'],
+    mapping: eventJson('address', (ctx, out) => {
+      basic(ctx, 'user', 'password', out);
+      const h = headers(ctx, 'customheaders', 'nodered');
+      if (h) out.headers = h;
+    }),
+  },
+  {
+    section: 'n8n',
+    title: 'n8n',
+    enabledBy: ['address'],
+    mapping: eventJson('address', (ctx, out) => {
+      basic(ctx, 'user', 'password', out);
+      const name = ctx.str('headerauthname');
+      if (name !== undefined && ctx.take('headerauthname') !== undefined) {
+        const value = ctx.secret('headerauthvalue');
+        if (value !== undefined) out.headers = { [name]: value };
+      }
+    }),
+  },
+  { section: 'tekton', title: 'Tekton (EventListener)', enabledBy: ['eventlistener'], mapping: eventJson('eventlistener') },
+  { section: 'talon', title: 'Falco Talon', enabledBy: ['address'], mapping: eventJson('address') },
+  {
+    section: 'sumologic',
+    title: 'Sumo Logic',
+    enabledBy: ['receiverurl'],
+    mapping: {
+      kind: 'webhook',
+      map(ctx) {
+        const h: Record<string, string> = {};
+        const names: Record<string, string> = { sourcecategory: 'X-Sumo-Category', sourcehost: 'X-Sumo-Host', name: 'X-Sumo-Name' };
+        for (const [k, header] of Object.entries(names)) {
+          const v = ctx.take(k);
+          if (v !== undefined) h[header] = String(v);
+        }
+        return { url: ctx.secret('receiverurl'), ...(Object.keys(h).length ? { headers: h } : {}) };
+      },
+    },
+  },
+  ...NOT_CONVERTED,
+];
+
+export function sidekickOutput(section: string): SidekickOutput | undefined {
+  return SIDEKICK_OUTPUTS.find((o) => o.section === section);
+}

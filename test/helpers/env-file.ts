@@ -1,0 +1,1 @@
+export { parseEnvFile } from '../../src/migrate/source.js';

@@ -1,0 +1,206 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { convertSidekick, validateConversion } from '../../../src/migrate/convert.js';
+import { goTemplateToMustache } from '../../../src/migrate/go-template.js';
+import { SIDEKICK_OUTPUTS } from '../../../src/migrate/outputs.js';
+import { SIDEKICK_KEYS } from '../../../src/migrate/sidekick-keys.js';
+import { helmValuesToEnv, readSidekickSource } from '../../../src/migrate/source.js';
+import { rootSchema } from '../../../src/config/schema.js';
+import { parseEnvFile } from '../../helpers/env-file.js';
+
+const dir = fileURLToPath(new URL('../../fixtures/sidekick/', import.meta.url));
+const read = (name: string) => readFileSync(`${dir}${name}`, 'utf8');
+const yamlFixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('chart-values') && !f.startsWith('upstream-'));
+
+const SECRETS = ['s3cr3tSlackToken', 's3cr3tTeams', 's3cr3tR0utingKey', 's3cr3t-es-password', 's3cr3t-loki-key', 's3cr3t-siem-key'];
+
+describe('falconet import-sidekick: conversion', () => {
+  it.each(yamlFixtures)('%s converts to a config Falconet validates', (name) => {
+    const conversion = convertSidekick(readSidekickSource({ yaml: read(name) }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    expect(conversion.outputs.filter((o) => o.kind === 'native' || o.kind === 'webhook').length).toBeGreaterThan(0);
+  });
+
+  it('knows every key of Falcosidekick\'s own config_example.yaml (no key reported unknown), and the result validates', () => {
+    const conversion = convertSidekick(readSidekickSource({ yaml: read('upstream-config_example.yaml') }));
+    expect(conversion.lines.filter((l) => l.status === 'unknown')).toEqual([]);
+    expect(validateConversion(conversion, {})).toEqual([]);
+  });
+
+  it('knows every key the example documents in comments too: uncommented, only gcp.minimumpriority (no such field in Falcosidekick) is unknown', () => {
+    const uncommented = read('upstream-config_example.yaml').replace(/^(\s*)#\s?([A-Za-z]\w*):(.*)$/gm, (line, indent: string, key: string, rest: string) =>
+      /^\s*("[^"]*"|'[^']*'|[^\s#"']*)\s*(#.*)?$/.test(rest) ? `${indent}${key}:${rest}` : line,
+    );
+    // Some keys are commented out twice (alternatives); the last one wins, as a re-serialised file would have it.
+    const yaml = stringify(parse(uncommented, { uniqueKeys: false }));
+    const source = readSidekickSource({ yaml });
+    expect(source.settings.size).toBeGreaterThan(150);
+    const conversion = convertSidekick(source);
+    expect(conversion.lines.filter((l) => l.status === 'unknown').map((l) => l.key)).toEqual(['gcp.minimumpriority']);
+    expect(validateConversion(conversion, {})).toEqual([]);
+  });
+
+  it('maps the full example: every destination, its minimumpriority, headers, mTLS, concurrency and the global enrichment', () => {
+    const { config } = convertSidekick(readSidekickSource({ yaml: read('full.yaml') }));
+    const outputs = config.outputs as Record<string, Record<string, unknown>>;
+    expect(Object.keys(outputs)).toEqual(['slack', 'teams', 'alertmanager', 'pagerduty', 'elasticsearch', 'loki', 'webhook']);
+    expect(outputs.slack).toMatchObject({ type: 'slack', webhookUrl: '${SLACK_WEBHOOKURL}', channel: '#falco-alerts', minimumPriority: 'notice', messageFormat: 'Alert from {{hostname}}: {{rule}} in {{output_fields.k8s.ns.name}}' });
+    expect(outputs.teams).toMatchObject({ type: 'teams', format: 'messagecard', minimumPriority: 'warning' });
+    expect(outputs.alertmanager).toMatchObject({
+      urls: ['http://alertmanager-0.monitoring:9093/api/v2/alerts', 'http://alertmanager-1.monitoring:9093/api/v2/alerts'],
+      expiresAfter: '300s',
+      extraLabels: { team: 'security' },
+      severityMap: { notice: 'info' },
+      concurrency: 2,
+    });
+    expect(outputs.pagerduty).toMatchObject({ routingKey: '${PAGERDUTY_ROUTINGKEY}', region: 'eu', minimumPriority: 'critical' });
+    expect(outputs.elasticsearch).toMatchObject({ index: 'falco-%Y.%m.%d', username: 'falco', password: '${ELASTICSEARCH_PASSWORD}' });
+    expect(outputs.loki).toMatchObject({ tenant: 'security', username: '123456', password: '${LOKI_APIKEY}' });
+    expect(outputs.loki!.labels).toContain('cluster');
+    expect(outputs.webhook).toMatchObject({
+      url: 'https://siem.example.com/falco',
+      headers: { 'x-api-key': '${WEBHOOK_CUSTOMHEADERS_X_API_KEY}', 'x-source': 'falco' },
+      tls: { cert: '/etc/certs/client/client.pem', key: '/etc/certs/client/client.key', ca: '/etc/certs/client/ca.pem' },
+    });
+    expect(config).toMatchObject({
+      customFields: { cluster: 'prod-eu-1', environment: 'production' },
+      customTags: ['migrated', 'prod'],
+      templatedFields: { process: '{{output_fields.proc.name}}' },
+      metrics: { sidekickCompat: true },
+    });
+  });
+
+  it('writes secrets as ${ENV} references and lists them; --inline-secrets writes the values', () => {
+    const source = readSidekickSource({ yaml: read('full.yaml') });
+    const referenced = convertSidekick(source);
+    const text = stringify(referenced.config);
+    for (const s of SECRETS) expect(text).not.toContain(s);
+    expect(referenced.secrets.map((s) => s.env).sort()).toEqual(
+      ['ELASTICSEARCH_PASSWORD', 'LOKI_APIKEY', 'PAGERDUTY_ROUTINGKEY', 'SLACK_WEBHOOKURL', 'TEAMS_WEBHOOKURL', 'WEBHOOK_CUSTOMHEADERS_X_API_KEY'],
+    );
+    const inline = stringify(convertSidekick(source, { inlineSecrets: true }).config);
+    for (const s of SECRETS) expect(inline).toContain(s);
+  });
+
+  it('the env-var form gives the same config as the file form', () => {
+    const fromFile = convertSidekick(readSidekickSource({ yaml: read('full.yaml') }));
+    const fromEnv = convertSidekick(readSidekickSource({ env: parseEnvFile(read('full.env')) }));
+    expect(fromEnv.config).toEqual(fromFile.config);
+    expect(fromEnv.secrets).toEqual(fromFile.secrets);
+    // The same typo, in its env spelling, is reported too.
+    expect(fromEnv.lines).toContainEqual(expect.objectContaining({ key: 'SLACK_MINIMUMPRIORTY', status: 'unknown' }));
+  });
+
+  it('Helm values (falco chart, falcosidekick.config) give the same config as the file; chart-only values are reported', () => {
+    const helm = helmValuesToEnv(read('falco-chart-values.yaml'));
+    const fromHelm = convertSidekick(readSidekickSource({ env: helm.env, problems: helm.problems }));
+    const fromFile = convertSidekick(readSidekickSource({ yaml: read('chat-and-paging.yaml') }));
+    expect(fromHelm.config).toEqual(fromFile.config);
+    expect(helm.env.SLACK_MINIMUMPRIORITY).toBe('warning');
+    expect(fromHelm.lines).toContainEqual(expect.objectContaining({ key: 'config.extraenv', status: 'unknown' }));
+    expect(fromHelm.lines.some((l) => l.key === 'config.existingsecret')).toBe(false);
+  });
+
+  it('env overrides file, key by key, as in Falcosidekick, and the report names each override', () => {
+    const env = { SLACK_MINIMUMPRIORITY: 'error', ALERTMANAGER_HOSTPORT: 'http://am-a:9093,http://am-b:9093', CUSTOMTAGS: 'from-env', PATH: '/usr/bin' };
+    const conversion = convertSidekick(readSidekickSource({ yaml: read('full.yaml'), env }));
+    const outputs = conversion.config.outputs as Record<string, Record<string, unknown>>;
+    expect(outputs.slack).toMatchObject({ minimumPriority: 'error', channel: '#falco-alerts' });
+    expect(outputs.alertmanager!.urls).toEqual(['http://am-a:9093/api/v2/alerts', 'http://am-b:9093/api/v2/alerts']);
+    expect(conversion.config.customTags).toEqual(['from-env']);
+    expect(conversion.overrides).toEqual(
+      expect.arrayContaining([
+        { key: 'slack.minimumpriority', env: 'SLACK_MINIMUMPRIORITY' },
+        { key: 'alertmanager.hostport', env: 'ALERTMANAGER_HOSTPORT' },
+        { key: 'customtags', env: 'CUSTOMTAGS' },
+      ]),
+    );
+  });
+
+  it('reports every key it read: unknown, unsupported and ignored ones are named, none silently dropped', () => {
+    const yaml = `${read('full.yaml')}\nsyslog:\n  port: "514"\nnotakey: 1\n`;
+    const source = readSidekickSource({ yaml });
+    const conversion = convertSidekick(source);
+    const reported = new Set(conversion.lines.map((l) => l.key));
+    for (const key of source.settings.keys()) expect(reported, key).toContain(key);
+    const status = (key: string) => conversion.lines.find((l) => l.key === key)?.status;
+    expect(status('slack.minimumpriorty')).toBe('unknown');
+    expect(status('notakey')).toBe('unknown');
+    expect(status('kafka.hostport')).toBe('dropped');
+    expect(status('bracketreplacer')).toBe('dropped');
+    expect(status('elasticsearch.numberofshards')).toBe('dropped');
+    expect(status('syslog.port')).toBe('ignored');
+    expect(conversion.outputs).toContainEqual(expect.objectContaining({ section: 'kafka', kind: 'unsupported' }));
+  });
+
+  it('CUSTOMFIELDS %VAR becomes a ${VAR} reference; an entry Falcosidekick drops (a second ":") is reported', () => {
+    const env = { CUSTOMFIELDS: 'cluster:%CLUSTER_NAME,url:https://x,team:sec', CLUSTER_NAME: 'prod-1' };
+    const conversion = convertSidekick(readSidekickSource({ env }));
+    expect(conversion.config.customFields).toEqual({ cluster: '${CLUSTER_NAME}', team: 'sec' });
+    expect(conversion.lines).toContainEqual(expect.objectContaining({ key: 'CUSTOMFIELDS', message: expect.stringContaining('"url:https://x"') }));
+    expect(validateConversion(conversion, env)).toEqual([]);
+  });
+
+  it('a templated field with Go logic mustache cannot express is reported, the others converted', () => {
+    const yaml = `templatedfields:\n  ok: '{{ .user }}'\n  logic: '{{ if eq (index . "k8s.ns.name") "prod" }}P{{ end }}'\n`;
+    const conversion = convertSidekick(readSidekickSource({ yaml }));
+    expect(conversion.config.templatedFields).toEqual({ ok: '{{output_fields.user}}' });
+    expect(conversion.lines).toContainEqual(expect.objectContaining({ key: 'templatedfields', status: 'note', message: expect.stringContaining('logic:') }));
+  });
+});
+
+describe('tlsserver.*', () => {
+  // listen.tls and listen.plain come with inbound TLS (the auth work); without them the keys are reported.
+  const hasInboundTls = 'tls' in (rootSchema.shape.listen.unwrap() as unknown as { shape: object }).shape;
+  it(hasInboundTls ? 'maps to listen.tls and listen.plain (probe paths only)' : 'is reported as not carried over in a build without inbound TLS', () => {
+    const conversion = convertSidekick(readSidekickSource({ yaml: read('mtls-and-tls-server.yaml') }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    const status = (key: string) => conversion.lines.find((l) => l.key === key)?.status;
+    if (hasInboundTls) {
+      expect(conversion.config.listen).toEqual({
+        tls: { cert: '/etc/certs/server/server.crt', key: '/etc/certs/server/server.key', ca: '/etc/certs/server/ca.crt', requireClientCert: true },
+        plain: { port: 2810, paths: ['/healthz', '/ping'] },
+      });
+      for (const k of ['tlsserver.deploy', 'tlsserver.mutualtls', 'tlsserver.notlspaths', 'tlsserver.notlsport']) expect(status(k), k).toBe('mapped');
+    } else {
+      expect(conversion.config.listen).toBeUndefined();
+      for (const k of ['tlsserver.deploy', 'tlsserver.mutualtls', 'tlsserver.notlspaths']) expect(status(k), k).toBe('dropped');
+    }
+  });
+});
+
+describe('Go template → mustache', () => {
+  it.each([
+    ['{{ index . "k8s.ns.name" }}', 'fields', '{{output_fields.k8s.ns.name}}'],
+    ['ns={{.user}}!', 'fields', 'ns={{output_fields.user}}!'],
+    ['{{ or (index . "k8s.ns.name") "none" }}', 'fields', '{{#output_fields.k8s.ns.name}}{{output_fields.k8s.ns.name}}{{/output_fields.k8s.ns.name}}{{^output_fields.k8s.ns.name}}none{{/output_fields.k8s.ns.name}}'],
+    ['{{ .Rule }} on {{ .Hostname }}: {{ index .OutputFields "proc.name" }}', 'event', '{{rule}} on {{hostname}}: {{output_fields.proc.name}}'],
+    ['{{ range .Tags }}{{ . }}{{ end }}', 'event', undefined],
+    ['{{ .Rule | upper }}', 'event', undefined],
+    ['{{ .OutputFields }}', 'event', undefined],
+  ] as const)('%s (%s)', (go, data, mustache) => {
+    expect(goTemplateToMustache(go, data)).toBe(mustache);
+  });
+});
+
+describe('the output table', () => {
+  it('covers every output section of Falcosidekick\'s configuration', () => {
+    const globals = new Set(['mutualtlsfilespath', 'mutualtlsclient', 'tlsclient', 'tlsserver', 'debug', 'listenaddress', 'listenport', 'bracketreplacer', 'outputfieldformat', 'customfields', 'customtags', 'templatedfields']);
+    const sections = new Set(SIDEKICK_OUTPUTS.map((o) => o.section));
+    const shared = new Set(['aws', 'gcp', 'yandex', 'azure', 'otlp']);
+    for (const key of SIDEKICK_KEYS.keys()) {
+      const top = key.split('.')[0]!;
+      if (globals.has(top)) continue;
+      const owner = [...sections].find((s) => key.startsWith(`${s}.`));
+      if (!owner) expect(shared.has(top), `${key} belongs to no output of the table`).toBe(true);
+    }
+    expect(SIDEKICK_OUTPUTS.length).toBeGreaterThanOrEqual(70);
+  });
+
+  it('docs/migrating-from-falcosidekick.md lists every output of the table', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/migrating-from-falcosidekick.md', import.meta.url)), 'utf8');
+    for (const o of SIDEKICK_OUTPUTS) expect(doc, o.section).toContain(`| ${o.title} | \`${o.section}\``);
+  });
+});
