@@ -24,22 +24,38 @@ const MAX_SOURCES = 32;
  */
 export function alertLabelValues(fields: readonly string[], maxValues: number) {
   const sources = new Capped(MAX_SOURCES);
-  const extra = fields.map((field) => ({ label: metricLabelName(field), re: stringValue(field), seen: new Capped(maxValues) }));
-  const sourceRe = stringValue('source');
-  const priorityRe = stringValue('priority');
-  return (text: string): Record<string, string> => {
-    const labels: Record<string, string> = {
-      source: sources.admit(sourceRe.exec(text)?.[1] ?? 'syscall'),
-      priority: parsePriority(priorityRe.exec(text)?.[1] ?? '') ?? 'unknown',
-    };
-    for (const { label, re, seen } of extra) labels[label] = seen.admit(re.exec(text)?.[1] ?? '');
-    return labels;
+  const extra = fields.map((field) => ({ label: metricLabelName(field), read: stringValue(field.replace(/^output_fields\./, '')), seen: new Capped(maxValues) }));
+  const readSource = stringValue('source');
+  const readPriority = stringValue('priority');
+  return (text: string): string[] => {
+    const values = [sources.admit(readSource(text) ?? 'syscall'), parsePriority(readPriority(text) ?? '') ?? 'unknown'];
+    for (const { read, seen } of extra) values.push(seen.admit(read(text) ?? ''));
+    return values;
   };
 }
 
-function stringValue(key: string): RegExp {
+/** Label names, in the order alertLabelValues returns values. */
+export function alertLabelNames(fields: readonly string[]): string[] {
+  return ['source', 'priority', ...fields.map((f) => metricLabelName(f.replace(/^output_fields\./, '')))];
+}
+
+/**
+ * The string value of the first `"key":` in a JSON text: a plain search for Falco's compact form,
+ * a regex for JSON with spaces (other senders). Values with escapes are taken as written.
+ */
+function stringValue(key: string): (text: string) => string | undefined {
+  const compact = `${JSON.stringify(key)}:"`;
   const quoted = JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`${quoted}\\s*:\\s*"([^"\\\\]{0,200})"`);
+  const spaced = new RegExp(`${quoted}\\s*:\\s*"([^"\\\\]{0,200})"`);
+  return (text) => {
+    const at = text.indexOf(compact);
+    if (at >= 0) {
+      const start = at + compact.length;
+      const end = text.indexOf('"', start);
+      return end > start + 200 || end < 0 ? text.slice(start, start + 200) : text.slice(start, end);
+    }
+    return spaced.exec(text)?.[1];
+  };
 }
 
 /** The first `max` distinct values pass; the rest become "other". */
