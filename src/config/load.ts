@@ -44,7 +44,7 @@ export interface FalconetConfig {
   routes: RouteConfig[];
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
-  metrics: { sidekickCompat: boolean };
+  metrics: { sidekickCompat: boolean; alertLabels: string[]; alertLabelValues: number };
   log: { level: string };
 }
 
