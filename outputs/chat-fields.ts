@@ -1,5 +1,6 @@
 import type { Alert } from '../src/alert/alert.js';
 import { displayValue, type JsonValue } from '../src/alert/json.js';
+import { countsLine, type DigestInfo } from '../src/noise/digest.js';
 
 /**
  * What chat outputs (Slack, Teams) show of an alert besides its title and output text, and the
@@ -63,4 +64,17 @@ export function truncate(text: string, max: number): string {
   const last = cut.charCodeAt(cut.length - 1);
   if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
   return `${cut}…`;
+}
+
+/** Where a digest's alerts came from and when, as chat fields (empty ones left out). */
+export function digestChatFields(alert: Alert, info: DigestInfo, opts: { withRule: boolean }): ChatField[] {
+  return [
+    { title: 'Hosts', value: countsLine(info.hosts) },
+    { title: 'Namespaces', value: countsLine(info.namespaces) },
+    { title: 'Pods', value: countsLine(info.pods) },
+    { title: 'First event', value: info.firstTime },
+    { title: 'Last event', value: info.lastTime },
+    ...(opts.withRule ? [{ title: 'Rule', value: alert.rule }] : []),
+    { title: 'Priority', value: alert.priority },
+  ].filter((f) => f.value !== '');
 }

@@ -1,8 +1,8 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, truncate, type ChatField } from '../chat-fields.js';
+import { alertChatFields, digestChatFields, truncate, type ChatField } from '../chat-fields.js';
 import { renderMessage, renderTitle } from '../template.js';
-import { causeText, countsLine, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
+import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
 
 /** Slack's limits (outputs.md §1.3). */
 export const SLACK_LIMITS = {
@@ -140,14 +140,7 @@ export function buildSlackDigest(alert: Alert, info: DigestInfo, opts: SlackPayl
   const fallback = mrkdwn(summary, SLACK_LIMITS.topLevelText);
   const lines = [causeText(info)];
   if (info.example !== '') lines.push(`*Example:* ${escapeMrkdwn(info.example)}`);
-  const fields: ChatField[] = [
-    { title: 'Hosts', value: countsLine(info.hosts) },
-    { title: 'Namespaces', value: countsLine(info.namespaces) },
-    { title: 'Pods', value: countsLine(info.pods) },
-    { title: 'First event', value: info.firstTime },
-    { title: 'Last event', value: info.lastTime },
-    { title: 'Priority', value: alert.priority },
-  ].filter((f) => f.value !== '');
+  const fields = digestChatFields(alert, info, { withRule: false });
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(summary, SLACK_LIMITS.headerText) } },
     { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SLACK_LIMITS.sectionText) } },

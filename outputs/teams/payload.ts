@@ -1,8 +1,8 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, truncate, type ChatField } from '../chat-fields.js';
+import { alertChatFields, digestChatFields, truncate, type ChatField } from '../chat-fields.js';
 import { renderMessage, renderTitle } from '../template.js';
-import { causeText, countsLine, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
+import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
 
 /**
  * Teams rejects messages above 28 KB, and only in the flow's run history (the caller still gets
@@ -137,15 +137,7 @@ export function buildTeamsBody(alert: Alert, opts: TeamsPayloadOptions): string 
 
 /** A digest card: the summary as title, why and an example as text, where from as facts. */
 function digestContent(alert: Alert, info: DigestInfo): CardContent {
-  const facts: ChatField[] = [
-    { title: 'Hosts', value: countsLine(info.hosts) },
-    { title: 'Namespaces', value: countsLine(info.namespaces) },
-    { title: 'Pods', value: countsLine(info.pods) },
-    { title: 'First event', value: info.firstTime },
-    { title: 'Last event', value: info.lastTime },
-    { title: 'Rule', value: alert.rule },
-    { title: 'Priority', value: alert.priority },
-  ].filter((f) => f.value !== '');
+  const facts = digestChatFields(alert, info, { withRule: true });
   const text = [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n\n');
   return { title: truncate(digestSummary(alert, info), 200), output: text, facts, priority: alert.priority, time: info.lastTime };
 }

@@ -60,3 +60,13 @@ export function alertTimeNanos(alert: Alert): bigint {
   const fraction = BigInt((match[2] ?? '').padEnd(9, '0'));
   return seconds * 1_000_000_000n + fraction;
 }
+
+/** The rule named in an alert's raw JSON text, or '' when the text is not an alert (dead letters). */
+export function ruleOfText(text: string): string {
+  try {
+    const rule = (JSON.parse(text) as { rule?: unknown }).rule;
+    return typeof rule === 'string' ? rule : '';
+  } catch {
+    return '';
+  }
+}

@@ -5,12 +5,14 @@ import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../confi
 import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, setMetricsDefaults } from '../observability/metrics.js';
-import { startMetricsServer } from '../observability/metrics-server.js';
+import { startMetricsServer, type WorkerEndpoints } from '../observability/metrics-server.js';
+import { ConfigReloader, reloadAnswer } from '../runtime/reload.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { AbortedError } from '../queue/connection.js';
 import { printCheck } from './check.js';
 import { runDlqCommand } from './dlq.js';
+import { runRouteCommand } from './route.js';
 import { importSidekickCommand } from './import-sidekick.js';
 import { sendTestAlert } from './send-test.js';
 import { hashPasswordCommand } from './hash-password.js';
@@ -24,6 +26,7 @@ commands:
   check       validate the config and print outputs and routes, secrets redacted
   send-test   POST a test alert to a running collector (--url, default http://127.0.0.1:2801;
               --priority, default notice)
+  route       which outputs an alert on stdin reaches, and why (--output-json for JSON)
   dlq         dead letters: list [--output X] [--json], replay --output X [--id ID],
               purge --output X [--older-than 7d]
   hash-password  read a password on stdin, print its hash for ui.users[].passwordHash
@@ -51,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
       id: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       'older-than': { type: 'string' },
+      // falconet route
+      'output-json': { type: 'boolean' },
     },
     allowPositionals: true,
   });
@@ -75,19 +80,20 @@ export async function main(argv: string[]): Promise<number> {
     printCheck(config, path);
     return 0;
   }
+  if (command === 'route') return runRouteCommand(config, { json: values['output-json'] ?? false });
   if (command === 'dlq') return runDlqCommand(positionals.slice(1), values, config);
   if (command !== 'start' && command !== 'collector' && command !== 'worker') {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
   setMetricsDefaults({ sidekickCompat: config.metrics.sidekickCompat });
-  return run(command, config);
+  return run(command, config, path);
 }
 
 /** Every role exits this long after SIGTERM at the latest (Kubernetes' default grace is 30 s). */
 const SHUTDOWN_GRACE_MS = 25_000;
 
-async function run(role: Role, config: FalconetConfig): Promise<number> {
+async function run(role: Role, config: FalconetConfig, configPath: string): Promise<number> {
   const logger = createLogger(config.log.level);
   // Signals are handled from the first moment: a role waiting for Redis still stops on SIGTERM.
   const starting = new AbortController();
@@ -97,6 +103,9 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  // SIGHUP (operators, log rotation) re-reads the config; it never ends the process (Node's default).
+  let onReloadSignal = () => logger.warn({ signal: 'SIGHUP' }, 'reload asked while starting; ignored (the config just read is used)');
+  process.on('SIGHUP', () => onReloadSignal());
 
   let embedded: EmbeddedRedis | undefined;
   try {
@@ -106,18 +115,33 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
     if (!(err instanceof RedisUnavailableError)) throw err;
     logger.error({ role }, `${err.message}\nStarting anyway: alerts are spooled and work resumes when Redis answers.`);
   }
-  const metrics = createMetrics();
+  const metrics = createMetrics({ alertLabels: { fields: config.metrics.alertLabels, maxValues: config.metrics.alertLabelValues } });
   const parts: Array<{ stop(): Promise<void>; collector?: boolean }> = [];
+  const reloader = new ConfigReloader(configPath, config, logger, metrics);
+  reloader.subscribe((next) => {
+    logger.level = next.log.level;
+  });
+  const workerEndpoints: WorkerEndpoints = { reload: () => reloadAnswer(reloader) };
   try {
     if (role === 'worker') {
       // Up (and answering /healthz) while it waits for Redis.
-      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort);
+      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort, workerEndpoints);
       logger.info({ port: server.port }, 'worker metrics listening');
       parts.push(server);
     }
     // The collector first: it accepts (into the spool) even while Redis is unreachable.
-    if (role !== 'worker') parts.push(Object.assign(await startCollector(config, logger, metrics), { collector: true }));
-    if (role !== 'collector') parts.push(await startWorker(config, logger, metrics, { signal: starting.signal }));
+    if (role !== 'worker') {
+      const collector = await startCollector(config, logger, metrics, { reloader });
+      // POST /-/reload re-reads the TLS certificates too (SIGHUP already does, in the collector's server).
+      reloader.subscribe(() => void collector.reloadTls());
+      parts.push(Object.assign(collector, { collector: true }));
+    }
+    if (role !== 'collector') {
+      const worker = await startWorker(config, logger, metrics, { signal: starting.signal });
+      workerEndpoints.ready = () => worker.ready();
+      reloader.subscribe(async (next) => void (await worker.reload(next)));
+      parts.push(worker);
+    }
   } catch (err) {
     if (!(err instanceof AbortedError)) logger.fatal({ err }, 'could not start');
     await stopAll(stopOrder(parts), embedded, logger);
@@ -127,6 +151,7 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
     await stopAll(stopOrder(parts), embedded, logger);
     return 0;
   }
+  onReloadSignal = () => void reloader.reload('SIGHUP');
   return new Promise<number>((resolve) => {
     let stopping = false;
     onSignal = (signal: string) => {

@@ -3,15 +3,15 @@ import type { Logger } from 'pino';
 import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { authMiddleware, requestIdentity, type SessionAuth } from '../auth/middleware.js';
+import { authMiddleware, needsAuth, requestIdentity, type SessionAuth } from '../auth/middleware.js';
 import { BadBodyError, BodyTooLargeError, readBody } from './body.js';
 import { AlertForbiddenError, BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
 import { SpoolFullError } from './spool.js';
 
 export interface CollectorDeps {
   maxBodySize: number;
-  /** Resolves once the alerts are in Redis or the spool; rejects when they could not be written. */
-  ingest(alerts: RawAlert[], receivedAt: number): Promise<void>;
+  /** Resolves once the alerts are in Redis or the spool ('spooled'); rejects when they could not be written. */
+  ingest(alerts: RawAlert[], receivedAt: number): Promise<void | 'spooled'>;
   /** Whether the collector accepts alerts, and what /readyz shows (Redis, spool). */
   ready(): Promise<{ ready: boolean; body: Record<string, unknown> }>;
   metrics: Metrics;
@@ -47,39 +47,45 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     } catch (err) {
       if (err instanceof AlertForbiddenError) {
         deps.metrics.requests.inc({ result: 'forbidden' });
+        deps.metrics.countRefused('forbidden');
         deps.auth?.refused(identity, 'namespace');
         log.info({ identity: identity?.name, detail: err.detail }, 'refused alerts outside the sender\'s namespaces');
         return reply(ctx, 403, err.code, err.detail);
       }
       if (!(err instanceof BadAlertError)) throw err;
       deps.metrics.requests.inc({ result: 'rejected' });
+      deps.metrics.countRefused('rejected');
       log.debug({ code: err.code, detail: err.detail }, 'rejected request');
       return reply(ctx, 400, err.code, err.detail);
     }
     const wait = identity ? deps.auth!.admit(identity, alerts.length) : 0;
     if (wait > 0) {
       deps.metrics.requests.inc({ result: 'rate_limited' });
+      deps.metrics.countReceived(alerts.map((a) => a[1]), 'rate_limited');
       deps.auth?.refused(identity, 'rate_limited');
       ctx.set('Retry-After', String(wait));
       return reply(ctx, 429, 'rate_limited', `"${identity!.name}" may post ${identity!.rateLimit} alerts per second (auth rateLimit); nothing was accepted`);
     }
+    let stored: void | 'spooled';
     try {
-      await deps.ingest(alerts, receivedAt);
+      stored = await deps.ingest(alerts, receivedAt);
     } catch (err) {
       if (err instanceof SpoolFullError) {
         deps.metrics.requests.inc({ result: 'spool_full' });
+        deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
         deps.metrics.spoolFull.inc();
         log.error({ err: err.message }, 'Redis unreachable and the spool full: refusing alerts');
         ctx.set('Retry-After', '5');
         return reply(ctx, 503, 'spool_full', `Redis is unreachable and the spool is full (spool.maxBytes = ${err.maxBytes}); nothing was accepted`);
       }
       deps.metrics.requests.inc({ result: 'unavailable' });
+      deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
       log.warn({ err: (err as Error).message }, 'could not store alerts in Redis or the spool');
       ctx.set('Retry-After', '1');
       return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
     }
     deps.metrics.requests.inc({ result: 'accepted' });
-    deps.metrics.alertsAccepted.inc(alerts.length);
+    deps.metrics.countReceived(alerts.map((a) => a[1]), stored === 'spooled' ? 'spooled' : 'accepted');
     // Falco <= 0.35 prints any response body on its stdout: answer with none.
     ctx.status = 200;
     ctx.body = '';
@@ -104,7 +110,14 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
     },
   };
 
-  if (deps.auth && (deps.auth.enabled || deps.sessions)) app.use(authMiddleware(deps.auth, deps.sessions));
+  if (deps.auth && (deps.auth.enabled || deps.sessions)) {
+    // falconet_alerts_received_total{status="unauthorized"}: one per ingest request refused with 401.
+    app.use(async (ctx, next) => {
+      await next();
+      if (ctx.status === 401 && needsAuth(ctx.method, ctx.path) && !ctx.path.startsWith('/api')) deps.metrics.countRefused('unauthorized');
+    });
+    app.use(authMiddleware(deps.auth, deps.sessions));
+  }
   app.use(async (ctx) => {
     try {
       if (deps.api && (await deps.api(ctx))) return;

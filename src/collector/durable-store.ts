@@ -56,14 +56,14 @@ export class DurableStore {
   ) {}
 
   /** Resolves once `alerts` are in Redis or fsync'd to the spool; rejects with SpoolFullError. */
-  async write(alerts: RawAlert[], receivedAt: number): Promise<void> {
+  async write(alerts: RawAlert[], receivedAt: number): Promise<'redis' | 'spooled'> {
     const { spool, queue, redis, deadline, metrics } = this.deps;
     // Not ready: BullMQ would wait for the connection, and the write would land after we spooled it.
     if (spool.empty && redis.status === 'ready') {
       try {
         await withDeadline(queue.add('alerts', { alerts, receivedAt }, INGEST_JOB_OPTIONS), deadline);
         this.redisUp();
-        return;
+        return 'redis';
       } catch (err) {
         this.redisDown(err);
       }
@@ -73,6 +73,7 @@ export class DurableStore {
     await spool.append({ receivedAt, alerts });
     metrics.spooledAlerts.inc(alerts.length);
     this.kick();
+    return 'spooled';
   }
 
   /** Replays what an earlier process left in the spool. */

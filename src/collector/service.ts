@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -18,6 +19,8 @@ import type { RawAlert } from './decode.js';
 import { DurableStore } from './durable-store.js';
 import { GroupCommitter } from './group-commit.js';
 import { Spool } from './spool.js';
+import { reloadAnswer, type ConfigReloader } from '../runtime/reload.js';
+import { createTestOutputRoute } from './test-output.js';
 
 /** Alerts per Redis write (one ingest job), whatever the requests look like. */
 const MAX_ALERTS_PER_WRITE = 1000;
@@ -34,7 +37,12 @@ export interface RunningCollector {
  * Starts the collector: HTTP server + group-committed writes of ingest jobs to Redis, or to the
  * spool when Redis does not take them within spool.deadline. It starts without Redis too.
  */
-export async function startCollector(config: FalconetConfig, logger: Logger, metrics: Metrics): Promise<RunningCollector> {
+export async function startCollector(
+  config: FalconetConfig,
+  logger: Logger,
+  metrics: Metrics,
+  opts: { reloader?: ConfigReloader } = {},
+): Promise<RunningCollector> {
   const log = logger.child({ component: 'collector' });
   const redisUrl = displayRedisUrl(config.redis.url);
   const spool = await Spool.open(resolve(join(config.spool.dir, config.redis.prefix)), { maxBytes: config.spool.maxBytes });
@@ -51,25 +59,28 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   while (redis.status !== 'ready' && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 20));
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
   queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
+  metrics.queueSource.counts = async () => [{ queue: INGEST_QUEUE, counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed') }];
   const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl });
   store.start();
 
-  type Entry = { alerts: RawAlert[]; receivedAt: number };
+  // `spooled` is set on the entries of a write that went to the spool (the received metric's status).
+  type Entry = { alerts: RawAlert[]; receivedAt: number; spooled?: boolean };
   const committer = new GroupCommitter<Entry>(
     async (entries) => {
       const alerts = entries.length === 1 ? entries[0]!.alerts : entries.flatMap((e) => e.alerts);
       metrics.groupCommitSize.observe(alerts.length);
-      await store.write(alerts, entries[0]!.receivedAt);
+      if ((await store.write(alerts, entries[0]!.receivedAt)) === 'spooled') for (const e of entries) e.spooled = true;
     },
     MAX_ALERTS_PER_WRITE,
     (entry) => entry.alerts.length,
   );
   /** One request's alerts, cut so that no ingest job exceeds the bound (an NDJSON burst of 50,000 makes 50). */
-  const submit = (alerts: RawAlert[], receivedAt: number): Promise<void> => {
-    if (alerts.length <= MAX_ALERTS_PER_WRITE) return committer.submit([{ alerts, receivedAt }]);
+  const submit = async (alerts: RawAlert[], receivedAt: number): Promise<void | 'spooled'> => {
     const entries: Entry[] = [];
-    for (let i = 0; i < alerts.length; i += MAX_ALERTS_PER_WRITE) entries.push({ alerts: alerts.slice(i, i + MAX_ALERTS_PER_WRITE), receivedAt });
-    return committer.submit(entries);
+    if (alerts.length <= MAX_ALERTS_PER_WRITE) entries.push({ alerts, receivedAt });
+    else for (let i = 0; i < alerts.length; i += MAX_ALERTS_PER_WRITE) entries.push({ alerts: alerts.slice(i, i + MAX_ALERTS_PER_WRITE), receivedAt });
+    await committer.submit(entries);
+    if (entries.some((e) => e.spooled)) return 'spooled';
   };
 
   const redisAnswers = async () => {
@@ -81,6 +92,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     }
   };
   const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
+  const testOutput = createTestOutputRoute({ config: () => opts.reloader?.config ?? config, redis, prefix: config.redis.prefix });
   // The web UI's API and page (src/ui), beside the dead-letter API.
   const sessions = config.ui.users.length > 0 ? new SessionStore(redis, config.redis.prefix) : undefined;
   const uiAccess = {
@@ -107,7 +119,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
     },
     metrics,
     logger: log,
-    api: async (ctx) => (uiRoutes ? await uiRoutes(ctx) : false) || dlqRoutes(ctx),
+    api: withReloadRoute(async (ctx) => (uiRoutes ? await uiRoutes(ctx) : false) || (await testOutput(ctx)) || dlqRoutes(ctx), opts.reloader),
     auth: new Authenticator(config.auth, metrics.registry),
     sessions: sessions && sessionAuth(sessions),
   });
@@ -132,11 +144,29 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
       const deadline = Date.now() + 10_000;
       while (!committer.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await store.stop();
+      await testOutput.close();
       // With Redis unreachable, closing the queue would wait for it: give it a moment only.
       await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       redis.disconnect();
       await spool.close();
       log.info('collector stopped');
     },
+  };
+}
+
+/** POST /-/reload next to the other API routes (behind the same authentication, when it is on). */
+function withReloadRoute(api: (ctx: Context) => Promise<boolean>, reloader: ConfigReloader | undefined) {
+  if (!reloader) return api;
+  return async (ctx: Context): Promise<boolean> => {
+    if (ctx.path !== '/-/reload') return api(ctx);
+    if (ctx.method !== 'POST') {
+      ctx.status = 405;
+      ctx.body = { error: 'method_not_allowed', detail: 'POST /-/reload re-reads the config' };
+      return true;
+    }
+    const { status, body } = await reloadAnswer(reloader);
+    ctx.status = status;
+    ctx.body = body;
+    return true;
   };
 }

@@ -45,7 +45,7 @@ export interface FalconetConfig {
   compiledRoutes: CompiledRoute[];
   dlq: { maxAge: number; maxPerOutput: number };
   ui: { enabled: boolean; users: Array<{ name: string; passwordHash: string; tenant?: string; namespaces?: string[] }>; retention: { maxAlerts: number; maxBytes: number; maxAge: number } };
-  metrics: { sidekickCompat: boolean };
+  metrics: { sidekickCompat: boolean; alertLabels: string[]; alertLabelValues: number };
   log: { level: string };
 }
 

@@ -104,8 +104,12 @@ export const rootSchema = z.strictObject({
     .strictObject({
       /** Also export falcosecurity_falcosidekick_inputs_total / _outputs_total, so Falcosidekick dashboards keep working. */
       sidekickCompat: z.boolean().default(false),
+      /** Opt-in alert fields as labels of falconet_alerts_received_total (rule, output_fields keys like k8s.ns.name). */
+      alertLabels: z.array(z.string().min(1)).max(8).default([]),
+      /** Distinct values kept per alert label; later values are counted as "other". */
+      alertLabelValues: z.number().int().min(1).max(10_000).default(100),
     })
-    .default({ sidekickCompat: false }),
+    .default({ sidekickCompat: false, alertLabels: [], alertLabelValues: 100 }),
   dedup: z
     .strictObject({
       /** The same Falco event received again inside this window is dropped (counted); 0 turns it off. */
@@ -185,6 +189,7 @@ export const rootSchema = z.strictObject({
       deadline: duration.default(500),
     })
     .default({ dir: 'data/spool', maxBytes: 1024 ** 3, deadline: 500 }),
+  /** Prometheus metrics (src/observability/metrics.ts). */
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .default({ level: 'info' }),

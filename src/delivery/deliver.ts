@@ -72,7 +72,7 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
     };
     const outcome = classifyAttempt(attempt, history, budget, now());
     await deadLetter(outcome);
-    record(outcome, job.id);
+    record(outcome, job.id, job.data.alerts);
     deps.onOutcome?.(job.data.alerts, outcome);
     await settle(job, outcome);
   };

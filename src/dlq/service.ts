@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
+import { ruleOfText } from '../alert/alert.js';
 import type { Redis } from 'ioredis';
 import type { FalconetConfig } from '../config/load.js';
 import { INGEST_JOB_OPTIONS, deliveryJobOptions } from '../queue/job-options.js';
@@ -80,7 +81,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
   function jobEntry(output: string, job: Job): DeadLetterEntry {
     const { prefix: idPrefix, texts } = failedSet(output);
     const alerts = texts(job);
-    const rules = new Set(alerts.map(ruleOf));
+    const rules = new Set(alerts.map(ruleOfText));
     return {
       id: `${idPrefix}${job.id}`,
       output,
@@ -171,14 +172,6 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
 
 export type DlqService = ReturnType<typeof createDlqService>;
 
-function ruleOf(text: string): string {
-  try {
-    const rule = (JSON.parse(text) as { rule?: unknown }).rule;
-    return typeof rule === 'string' ? rule : '';
-  } catch {
-    return '';
-  }
-}
 
 /**
  * One entry as one line of JSON: the alert is embedded as the JSON object it is (its text is

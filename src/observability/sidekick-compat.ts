@@ -27,7 +27,8 @@ export function registerSidekickCompat(registry: Registry): void {
       this.reset();
       let accepted = 0;
       let rejected = 0;
-      for (const v of await values('falconet_alerts_accepted_total')) accepted += v.value;
+      // Accepted into Redis or the spool: both answered 200.
+      for (const v of await values('falconet_alerts_received_total')) if (v.labels.status === 'accepted' || v.labels.status === 'spooled') accepted += v.value;
       for (const v of await values('falconet_ingest_requests_total')) if (v.labels.result !== 'accepted') rejected += v.value;
       this.inc({ source: 'requests', status: 'accepted' }, accepted);
       this.inc({ source: 'requests', status: 'rejected' }, rejected);
@@ -40,7 +41,7 @@ export function registerSidekickCompat(registry: Registry): void {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const v of await values('falconet_alerts_delivered_total')) {
+      for (const v of await values('falconet_deliveries_total')) {
         if (v.value === 0) continue;
         const status = v.labels.status === 'ok' ? 'ok' : 'error';
         this.inc({ destination: String(v.labels.output), status }, v.value);

@@ -15,7 +15,7 @@ export interface CompiledRoute {
 
 const TOP_LEVEL_FIELDS = new Set(['rule', 'priority', 'source', 'hostname', 'output', 'tags']);
 /** Short names for fields the collector writes from the sender's identity (auth tokens, client certs). */
-const FIELD_ALIASES: Readonly<Record<string, string>> = {
+export const FIELD_ALIASES: Readonly<Record<string, string>> = {
   tenant: 'output_fields.falconet.tenant',
   cluster: 'output_fields.falconet.cluster',
 };
@@ -56,7 +56,7 @@ function compileConditions(conditions: Conditions, at: PropertyKey[], issues: Co
   return (alert) => predicates.every((p) => p(alert));
 }
 
-function compileCondition(
+export function compileCondition(
   field: string,
   expected: string | number | boolean | Array<string | number>,
   at: PropertyKey[],

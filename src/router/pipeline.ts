@@ -38,7 +38,7 @@ export function createRouterPipeline(
   const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1), {
     redis: deps.redis,
     prefix: config.redis.prefix,
-    onSuppressed: (output, reason, n) => suppressed.inc({ output, reason }, n),
+    onSuppressed: (output, reason, n) => suppressed.inc({ stage: reason, output }, n),
     onFolded: uiFolded && ((output, alerts) => uiFolded.suppressed(output, alerts.map((a) => a.id))),
   });
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { FalconetConfig, OutputInstance } from '../config/load.js';
 import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
-import { DeadLetterStore } from '../dlq/store.js';
+import { DeadLetterStore, ROUTER_OUTPUT } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
 import { jitterBackoff } from '../queue/job-options.js';
@@ -12,6 +12,7 @@ import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
+import { planReload, type ReloadPlan } from './reload-plan.js';
 import { AlertStore } from '../ui/store.js';
 import { StatusWriter } from '../ui/record.js';
 import type { Output } from '../../outputs/types.js';
@@ -21,6 +22,14 @@ const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
 
 export interface RunningWorker {
   stop(): Promise<void>;
+  /**
+   * Swaps in a validated new config (SIGHUP, POST /-/reload): new ingest jobs take the new routes;
+   * jobs already routed stay queued for their outputs. Added outputs start, changed ones get a new
+   * delivery worker once the old one finished its sends, removed ones drain their queue first.
+   */
+  reload(next: FalconetConfig): Promise<ReloadPlan>;
+  /** Readiness for /readyz: Redis answers and the router consumes. */
+  ready(): { ready: boolean; body: Record<string, unknown> };
 }
 
 /** With Redis unreachable at SIGTERM nothing in flight can be recorded as done: stop this soon. */
@@ -68,13 +77,21 @@ export async function startWorker(
     queues.set(name, queue);
   }
   const queueFor = (name: string) => queues.get(name)!;
+  const addQueue = (name: string) => {
+    if (queues.has(name)) return;
+    const queue = new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix });
+    queue.on('error', onRedisError);
+    queues.set(name, queue);
+  };
 
   const throttle = new RouterThrottle(async () => {
     const counts = await Promise.all([...queues.values()].map((q) => q.getWaitingCount()));
     return counts.reduce((a, b) => a + b, 0);
   });
-  const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  let pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
   const running = new Map<string, Promise<void>>();
+  // Ingest jobs running per pipeline: a pipeline replaced by a reload is flushed until its last job finished.
+  const generations = new Map<typeof pipeline, number>();
   const routerWorker = new Worker<IngestJobData>(
     INGEST_QUEUE,
     async (job) => {
@@ -86,12 +103,15 @@ export async function startWorker(
       const earlier = running.get(id);
       if (earlier) await earlier.catch(() => undefined);
       // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
-      const run = pipeline.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
+      const p = pipeline;
+      generations.set(p, (generations.get(p) ?? 0) + 1);
+      const run = p.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
       running.set(id, run);
       try {
         await run;
       } finally {
         if (running.get(id) === run) running.delete(id);
+        generations.set(p, generations.get(p)! - 1);
       }
     },
     {
@@ -104,7 +124,7 @@ export async function startWorker(
   throttle.start();
   // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
   routerWorker.on('completed', (job) => pipeline.completed(job.id!));
-  const digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
+  let digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
   routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
   routerWorker.on('stalled', (jobId) => log.warn({ job: jobId }, 'ingest job stalled (its lock lapsed); it runs again'));
   routerWorker.on('error', onRedisError);
@@ -112,14 +132,23 @@ export async function startWorker(
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   // Delivery status for the web UI (src/ui): batched, one script call per flush.
   const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(redis, prefix, config.ui.retention)) : undefined;
-  const deliveryWorkers: Worker<DeliveryJobData>[] = [];
-  const outputs: Array<{ output: Output; http: HttpClient }> = [];
-  for (const instance of Object.values(config.outputs)) {
-    const { worker, output, http } = startDelivery(instance);
-    deliveryWorkers.push(worker);
-    outputs.push({ output, http });
-  }
+  type Delivery = { worker: Worker<DeliveryJobData>; output: Output; http: HttpClient };
+  const deliveries = new Map<string, Delivery>();
+  /** Outputs removed by a reload whose queue is still draining. */
+  const draining = new Map<string, Delivery>();
+  for (const instance of Object.values(config.outputs)) deliveries.set(instance.name, startDelivery(instance));
+  const deliveryWorkers = () => [...deliveries.values(), ...draining.values()].map((d) => d.worker);
+  const outputs = () => [...deliveries.values(), ...draining.values()];
   log.info({ outputs: Object.keys(config.outputs), concurrency: config.router.concurrency }, 'worker started');
+  // falconet_queue_jobs, read at scrape time: the ingest queue and each output's, with its dead letters.
+  const ingestQueue = new Queue(INGEST_QUEUE, { connection: redis, prefix });
+  ingestQueue.on('error', onRedisError);
+  const jobCounts = async (queue: Queue, dlqOutput: string) => ({
+    queue: queue.name,
+    counts: { ...(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')), dlq: await deadLetters.count(dlqOutput) },
+  });
+  metrics.queueSource.counts = () =>
+    Promise.all([jobCounts(ingestQueue, ROUTER_OUTPUT), ...[...queues].map(([name, queue]) => jobCounts(queue, name))]);
 
   function startDelivery(instance: OutputInstance) {
     const olog = logger.child({ component: 'delivery', output: instance.name });
@@ -171,18 +200,97 @@ export async function startWorker(
       await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
     }
     await digests.stop();
-    await Promise.all(deliveryWorkers.map((w) => w.close()));
+    await Promise.all(deliveryWorkers().map((w) => w.close()));
     await uiStatus?.flush();
     shutdown.abort();
-    await Promise.all(outputs.map(async ({ output, http }) => {
+    await Promise.all(outputs().map(async ({ output, http }) => {
       await output.close?.();
       await http.close();
     }));
-    await Promise.all([...queues.values()].map((q) => q.close()));
+    await Promise.all([...queues.values(), ingestQueue].map((q) => q.close()));
+  }
+
+  let current = config;
+  let stopping = false;
+  let reloading: Promise<unknown> = Promise.resolve();
+
+  async function closeDelivery(d: Delivery): Promise<void> {
+    await d.worker.close();
+    await d.output.close?.();
+    await d.http.close();
+  }
+
+  /** A removed output keeps its delivery worker until its queue is empty, then closes it. */
+  async function drain(name: string): Promise<void> {
+    const queue = queues.get(name)!;
+    while (!stopping && draining.has(name)) {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children').catch(() => undefined);
+      if (counts && Object.values(counts).every((n) => n === 0)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const d = draining.get(name);
+    if (!d || stopping) return;
+    draining.delete(name);
+    await closeDelivery(d);
+    log.info({ output: name }, 'removed output drained; its delivery worker stopped');
+  }
+
+  async function applyReload(next: FalconetConfig): Promise<ReloadPlan> {
+    const plan = planReload(current, next);
+    for (const name of [...plan.added, ...plan.changed]) addQueue(name);
+    // Routing first: new ingest jobs reach added outputs at once (their jobs wait until the worker below starts).
+    const old = pipeline;
+    pipeline = createRouterPipeline(next, { redis, queueFor, metrics });
+    const oldDigests = digests;
+    digests = startDigestFlusher(next, { redis, queueFor, metrics, log });
+    current = next;
+    // The old pipeline's in-flight jobs finish on it; their partial batches are flushed into the queues.
+    while ((generations.get(old) ?? 0) > 0) {
+      await old.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await old.flush();
+    // (A job of the old pipeline completing from here on leaves its fan-out ledger to the ledger's TTL.)
+    generations.delete(old);
+    await oldDigests.stop();
+    for (const name of plan.changed) {
+      const before = deliveries.get(name) ?? draining.get(name);
+      draining.delete(name);
+      // Active sends finish first (close waits for them); queued jobs stay for the new worker.
+      if (before) await closeDelivery(before);
+      deliveries.set(name, startDelivery(next.outputs[name]!));
+    }
+    for (const name of plan.added) {
+      const back = draining.get(name);
+      draining.delete(name);
+      if (back) await closeDelivery(back);
+      deliveries.set(name, startDelivery(next.outputs[name]!));
+    }
+    for (const name of plan.removed) {
+      draining.set(name, deliveries.get(name)!);
+      deliveries.delete(name);
+      void drain(name);
+    }
+    return plan;
   }
 
   return {
+    reload(next) {
+      const result = reloading.then(() => applyReload(next));
+      reloading = result.catch(() => undefined);
+      return result;
+    },
+    ready() {
+      const redisUp = redis.status === 'ready';
+      const consuming = routerWorker.isRunning() && !routerWorker.isPaused();
+      return {
+        ready: redisUp && consuming,
+        body: { status: redisUp && consuming ? 'ready' : 'not ready', redis: redisUp ? 'up' : redis.status, router: consuming ? 'consuming' : 'not consuming', config: 'loaded', outputs: [...deliveries.keys()], draining: [...draining.keys()] },
+      };
+    },
     async stop() {
+      stopping = true;
+      await reloading;
       // A graceful stop needs Redis (every finished job is recorded there). Without it, or past
       // the grace period, close by force: jobs still held come back to another worker when their
       // lock lapses (worker.lockDuration), so nothing is lost, at worst sent twice.
@@ -197,7 +305,7 @@ export async function startWorker(
         throttle.stop();
         void digests.stop();
         shutdown.abort();
-        const forced = Promise.allSettled([routerWorker.close(true), ...deliveryWorkers.map((w) => w.close(true))]);
+        const forced = Promise.allSettled([routerWorker.close(true), ...deliveryWorkers().map((w) => w.close(true))]);
         await Promise.race([forced, new Promise((r) => setTimeout(r, 1000))]);
       }
       redis.disconnect();

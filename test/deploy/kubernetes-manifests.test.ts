@@ -10,7 +10,8 @@ import { main } from '../../src/cli/main.js';
 import { startCollector, type RunningCollector } from '../../src/collector/service.js';
 import { buildConfig, type FalconetConfig } from '../../src/config/load.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { startMetricsServer } from '../../src/observability/metrics-server.js';
+import { startMetricsServer, type WorkerEndpoints } from '../../src/observability/metrics-server.js';
+import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { deletePrefix, REDIS_URL } from '../helpers/harness.js';
 import { loadKustomization, rel, validateObject, type K8sObject } from './kustomize.js';
 
@@ -339,6 +340,8 @@ describe('deploy/kubernetes: the wiring', () => {
 describe('deploy/kubernetes: probes hit endpoints Falconet serves', () => {
   let collector: RunningCollector;
   let worker: { port: number; stop(): Promise<void> };
+  let runningWorker: RunningWorker | undefined;
+  let notReady: { status: number; body: unknown };
   const prefix = `fnt-k8s-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
@@ -348,10 +351,18 @@ describe('deploy/kubernetes: probes hit endpoints Falconet serves', () => {
     const env = { ...containerEnv(c.container, c.workload.metadata.namespace), REDIS_URL };
     const config = buildConfig({ ...doc, listen: { ...doc.listen, host: '127.0.0.1', port: 0 }, redis: { ...doc.redis, prefix } }, env);
     collector = await startCollector(config, pino({ level: 'silent' }), createMetrics());
-    worker = await startMetricsServer(createMetrics(), '127.0.0.1', 0);
+    const metrics = createMetrics();
+    const endpoints: WorkerEndpoints = {};
+    worker = await startMetricsServer(metrics, '127.0.0.1', 0, endpoints);
+    // Before its worker consumes, the metrics server answers /readyz with 503 and what is missing.
+    const res = await fetch(`http://127.0.0.1:${worker.port}/readyz`);
+    notReady = { status: res.status, body: await res.json() };
+    runningWorker = await startWorker(config, pino({ level: 'silent' }), metrics);
+    endpoints.ready = () => runningWorker!.ready();
   });
   afterAll(async () => {
     await collector?.stop();
+    await runningWorker?.stop();
     await worker?.stop();
     await deletePrefix(prefix);
   });
@@ -371,10 +382,15 @@ describe('deploy/kubernetes: probes hit endpoints Falconet serves', () => {
     }
   });
 
-  it('the collector is probed for liveness on /healthz and readiness on /readyz', () => {
-    const c = falconetContainers.find((f) => roleOf(f.container) === 'collector')!.container;
-    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+  it('collector and worker are probed for liveness on /healthz and readiness on /readyz', () => {
+    for (const { container } of falconetContainers) {
+      expect(container.livenessProbe.httpGet.path, roleOf(container)).toBe('/healthz');
+      expect(container.readinessProbe.httpGet.path, roleOf(container)).toBe('/readyz');
+    }
+  });
+
+  it("the worker's /readyz says what is wrong while it does not consume", () => {
+    expect(notReady).toEqual({ status: 503, body: { status: 'starting', config: 'loaded', router: 'not consuming (waiting for Redis)' } });
   });
 
   it('the Prometheus path annotation is served (/metrics answers 200)', async () => {

@@ -165,6 +165,6 @@ describe('a Falcosidekick config converted by import-sidekick delivers', () => {
       const text = await (await fetch(`${pipeline!.collector.url}/metrics`)).text();
       return expected.every((m) => text.includes(m)) ? text : undefined;
     }, { what: 'the Falcosidekick-compatible counters', timeoutMs: 20_000 });
-    expect(metrics).toContain('falconet_alerts_delivered_total');
+    expect(metrics).toContain('falconet_deliveries_total');
   });
 });

@@ -87,7 +87,7 @@ describe('storm: 10,000 alerts of one rule', () => {
     expect(at.length).toBeLessThanOrEqual(Math.ceil((at.at(-1)! - at[0]!) / 1000) + 2);
 
     const metrics = await pipeline.metrics.registry.metrics();
-    const storm = Number(/falconet_alerts_suppressed_total\{output="slack",reason="storm"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const storm = Number(/falconet_alerts_suppressed_total\{stage="storm",output="slack"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     expect(storm).toBe(digests.reduce((n, d) => n + d.alerts, 0));
     console.log(`storm: ${TOTAL} alerts in ${stormSeconds.toFixed(1)} s; Slack ${slack.requests.length} messages (${counts.length - digests.length} first alerts + ${digests.length} digests of ${storm}); SIEM ${times.length} in ${siem.requests.length} requests`);
   }, 300_000);
@@ -131,7 +131,7 @@ describe('overflow: a rate-limited output never falls far behind', () => {
     // Instead of 300 messages (150 s at 2/s) a few: what the 2 s bound let through, then digests per rule.
     expect(slack.requests.length).toBeLessThan(40);
     const metrics = await pipeline.metrics.registry.metrics();
-    const folded = Number(/falconet_alerts_suppressed_total\{output="slack",reason="overflow"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    const folded = Number(/falconet_alerts_suppressed_total\{stage="overflow",output="slack"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     expect(folded).toBeGreaterThan(0);
     expect(folded).toBe(digests.reduce((sum, d) => sum + d.alerts, 0));
     console.log(`overflow: ${n} alerts; Slack ${slack.requests.length} messages (${counts.length - digests.length} alerts + ${digests.length} digests of ${folded}); webhook ${hook.requests.length}`);

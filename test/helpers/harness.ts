@@ -9,6 +9,7 @@ import { startCollector, type RunningCollector } from '../../src/collector/servi
 import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { alertId } from '../../src/collector/decode.js';
+import { waitFor } from './wait.js';
 import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -82,6 +83,17 @@ export async function enqueueIngest(config: FalconetConfig, bodies: string[]): P
     await ingest.close();
     connection.disconnect();
   }
+}
+
+/** Waits until every named delivery queue is drained (nothing waiting, active, delayed or prioritized). */
+export async function drained(p: Pipeline, outputs: string[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => {
+    for (const o of outputs) {
+      const c = await p.queue(o).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      if (Object.values(c).some((n) => n > 0)) return false;
+    }
+    return true;
+  }, { what: 'queues drained', timeoutMs });
 }
 
 /** Removes every key a test wrote (its unique prefix). */

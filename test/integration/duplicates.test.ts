@@ -5,7 +5,7 @@ import { parseJson } from '../../src/alert/json.js';
 import { normalise } from '../../src/router/stages/normalise.js';
 import type { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { REDIS_URL, testConfig, type Pipeline } from '../helpers/harness.js';
+import { REDIS_URL, drained, testConfig, type Pipeline } from '../helpers/harness.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,16 +21,6 @@ function received(capture: CaptureServer, path: string): Delivered[] {
   });
 }
 
-/** Waits until nothing is waiting, active or delayed on the ingest and delivery queues. */
-async function drained(p: Pipeline, outputs: string[]) {
-  await waitFor(async () => {
-    for (const o of outputs) {
-      const c = await p.queue(o).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      if (Object.values(c).some((n) => n > 0)) return false;
-    }
-    return true;
-  }, { what: 'queues drained', timeoutMs: 20_000 });
-}
 
 const NS = 1749722998004512930n;
 const syscall = (i: number, over: Record<string, unknown> = {}) =>
@@ -49,9 +39,9 @@ describe('exact duplicates only, with the shipped defaults', () => {
     // No dedup key in the config: the shipped default (10 minutes, exact duplicates).
     const pipeline = await rig.pipeline(testConfig({ outputs: outputs(capture.url), routes: [{ outputs: ['one', 'batched'] }] }));
     const bodies = [...Array.from({ length: 50 }, (_, i) => audit(i)), ...Array.from({ length: 50 }, (_, i) => syscall(i))];
-    const started = Date.now();
+    // The events span well under 5 s of event time (evt.time i ns apart), all inside the 10-minute
+    // window however slow the machine posts them: wall time is not what this test is about.
     for (const body of bodies) expect((await pipeline.post(body, falcoHeaders())).status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(5000);
     await waitFor(() => received(capture, '/one').length >= 100 && received(capture, '/batched').length >= 100, { what: '100 alerts on each output', timeoutMs: 20_000 });
     await drained(pipeline, ['one', 'batched']);
     for (const path of ['/one', '/batched']) {

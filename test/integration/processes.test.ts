@@ -130,7 +130,7 @@ describe('worker processes', () => {
     for (const w of workers) {
       const port = Number(/"port":(\d+)[^\n]*"msg":"worker metrics listening"/.exec(w.stderr())?.[1]);
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      delivered += Number(/falconet_alerts_delivered_total\{output="sink",status="ok"\} (\d+)/.exec(text)?.[1] ?? 0);
+      delivered += Number(/falconet_deliveries_total\{output="sink",status="ok",reason="none"\} (\d+)/.exec(text)?.[1] ?? 0);
     }
     expect(delivered).toBe(capture.requests.length);
 

@@ -34,7 +34,7 @@ const alert = (i: number) =>
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
 describe('collector with Redis unreachable: the spool', () => {
@@ -65,6 +65,9 @@ describe('collector with Redis unreachable: the spool', () => {
     expect(await metric(base, 'falconet_spool_bytes')).toBe(body.spool.bytes);
     expect(await metric(base, 'falconet_spool_oldest_seconds')).toBeGreaterThan(0);
     expect(await metric(base, 'falconet_spool_spooled_alerts_total')).toBe(200);
+    // Received as spooled, not as accepted into Redis: each alert once.
+    expect(await metric(base, 'falconet_alerts_received_total{source="syscall",priority="Warning",status="spooled"}')).toBe(200);
+    expect(await metric(base, 'falconet_alerts_received_total{source="syscall",priority="Warning",status="accepted"}')).toBe(1); // alert 0, before the outage
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
 
     // Redis back (empty: no persistence in this test): the spool replays into it by itself.

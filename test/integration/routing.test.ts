@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PRIORITIES } from '../../src/alert/priority.js';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
-import { testConfig, type Pipeline } from '../helpers/harness.js';
+import { drained, testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
 import { useRig } from '../helpers/rig.js';
 
@@ -15,16 +15,6 @@ const key = (a: { rule: string; time: string; hostname?: string }) => `${a.rule}
 const received = (path: string) =>
   capture!.requests.filter((r) => r.path === path).map((r) => JSON.parse(r.body) as Body);
 
-/** Waits until every delivery queue is drained (nothing waiting, active or delayed). */
-async function drained(p: Pipeline, outputs: string[]) {
-  await waitFor(async () => {
-    for (const o of outputs) {
-      const c = await p.queue(o).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      if (Object.values(c).some((n) => n > 0)) return false;
-    }
-    return true;
-  }, { what: 'queues drained' });
-}
 
 describe('priority floors end to end', () => {
   it('the global floor drops less severe alerts; a per-output floor limits that output only', async () => {

@@ -8,17 +8,18 @@ import type { Outcome } from './classify.js';
  * send is timed once.
  */
 export function createRecordStage(metrics: Metrics, logger: Logger, output: string) {
-  return (outcome: Outcome, jobId: string | undefined): void => {
+  return (outcome: Outcome, jobId: string | undefined, texts: readonly string[] = []): void => {
     metrics.deliverySeconds.observe({ output }, outcome.seconds);
     const rejected = outcome.dead.filter((d) => d.kind === 'rejected').length;
     const failed = outcome.dead.length - rejected;
     const retry = outcome.retry?.texts.length ?? 0;
-    if (outcome.delivered > 0) metrics.delivered.inc({ output, status: 'ok' }, outcome.delivered);
-    if (rejected > 0) metrics.delivered.inc({ output, status: 'rejected' }, rejected);
-    if (retry > 0) metrics.delivered.inc({ output, status: 'retry' }, retry);
-    if (failed > 0) metrics.delivered.inc({ output, status: 'failed' }, failed);
     const failure = outcome.failure;
-    if (failure) metrics.deliveryFailures.inc({ output, reason: failure.reason });
+    const reason = failure?.reason ?? 'none';
+    if (outcome.delivered > 0) metrics.deliveries.inc({ output, status: 'ok', reason: 'none' }, outcome.delivered);
+    if (rejected > 0) metrics.deliveries.inc({ output, status: 'rejected', reason: 'rejected_item' }, rejected);
+    if (retry > 0) metrics.deliveries.inc({ output, status: 'retry', reason }, retry);
+    if (failed > 0) metrics.deliveries.inc({ output, status: 'failed', reason }, failed);
+    if (outcome.delivered > 0) observeEndToEnd(metrics, output, deliveredTexts(texts, outcome));
 
     const context = { job: jobId, sent: outcome.sent, delivered: outcome.delivered, sends: outcome.sends };
     if (failure?.unexpected !== undefined) {
@@ -34,4 +35,25 @@ export function createRecordStage(metrics: Metrics, logger: Logger, output: stri
       logger.warn({ ...context, rejected, first: outcome.dead.find((d) => d.kind === 'rejected')?.reason }, 'destination rejected alerts; dead-lettered');
     }
   };
+}
+
+/** The texts of a send that were delivered: all of them unless some were dead-lettered or kept for a retry. */
+function deliveredTexts(texts: readonly string[], outcome: Outcome): readonly string[] {
+  if (outcome.delivered === texts.length) return texts;
+  const notDelivered = new Set<string>([...outcome.dead.map((d) => d.text), ...(outcome.retry?.texts ?? [])]);
+  return texts.filter((t) => !notDelivered.has(t));
+}
+
+const TIME_KEY = '"time":"';
+
+/** Falco event time → now. The first raw `"time":"` of a normalised alert is its own (strings escape quotes). */
+function observeEndToEnd(metrics: Metrics, output: string, texts: readonly string[]): void {
+  const now = Date.now();
+  for (const text of texts) {
+    const at = text.indexOf(TIME_KEY);
+    if (at < 0) continue;
+    const end = text.indexOf('"', at + TIME_KEY.length);
+    const time = Date.parse(text.slice(at + TIME_KEY.length, end));
+    if (!Number.isNaN(time)) metrics.endToEndSeconds.observe({ output }, Math.max(0, (now - time) / 1000));
+  }
 }

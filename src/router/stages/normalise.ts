@@ -1,4 +1,4 @@
-import type { Alert } from '../../alert/alert.js';
+import { ruleOfText, type Alert } from '../../alert/alert.js';
 import { parseJson, type JsonObject } from '../../alert/json.js';
 import { parsePriority } from '../../alert/priority.js';
 import { ROUTER_OUTPUT, type DeadLetterStore } from '../../dlq/store.js';
@@ -52,7 +52,7 @@ export function createNormaliseStage(deadLetters: DeadLetterStore, metrics: Metr
     const at = now();
     await deadLetters.add(
       ROUTER_OUTPUT,
-      poisoned.map((p) => ({ id: p.id, rule: ruleOf(p.text), alert: p.text, reason: `router: ${p.error}`, attempts: 1, firstAttemptAt: at, lastAttemptAt: at })),
+      poisoned.map((p) => ({ id: p.id, rule: ruleOfText(p.text), alert: p.text, reason: `router: ${p.error}`, attempts: 1, firstAttemptAt: at, lastAttemptAt: at })),
     );
     metrics.routed.inc({ outcome: 'dead_lettered' }, poisoned.length);
     return alerts;
@@ -88,11 +88,3 @@ function withinNesting(root: JsonObject, limit: number): boolean {
   return true;
 }
 
-function ruleOf(text: string): string {
-  try {
-    const rule = (JSON.parse(text) as { rule?: unknown }).rule;
-    return typeof rule === 'string' ? rule : '';
-  } catch {
-    return '';
-  }
-}

@@ -79,18 +79,19 @@ describe('metrics.sidekickCompat', () => {
   it('exports Falcosidekick\'s inputs and outputs counters from Falconet\'s own, only when on', async () => {
     const on = createMetrics({ sidekickCompat: true });
     on.requests.inc({ result: 'accepted' }, 3);
-    on.alertsAccepted.inc(3);
+    on.countReceived(['{"priority":"Warning"}', '{"priority":"Warning"}'], 'accepted');
+    on.countReceived(['{"priority":"Warning"}'], 'spooled');
     on.requests.inc({ result: 'rejected' });
     on.requests.inc({ result: 'too_large' });
-    on.delivered.inc({ output: 'slack', status: 'ok' }, 2);
-    on.delivered.inc({ output: 'slack', status: 'retry' });
-    on.delivered.inc({ output: 'slack', status: 'failed' });
+    on.deliveries.inc({ output: 'slack', status: 'ok', reason: 'none' }, 2);
+    on.deliveries.inc({ output: 'slack', status: 'retry', reason: 'server_error' });
+    on.deliveries.inc({ output: 'slack', status: 'failed', reason: 'client_error' });
     const text = await on.registry.metrics();
     expect(text).toContain('falcosecurity_falcosidekick_inputs_total{source="requests",status="accepted"} 3');
     expect(text).toContain('falcosecurity_falcosidekick_inputs_total{source="requests",status="rejected"} 2');
     expect(text).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="ok"} 2');
     expect(text).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="error"} 2');
-    expect(text).toContain('falconet_alerts_delivered_total{output="slack",status="ok"} 2');
+    expect(text).toContain('falconet_deliveries_total{output="slack",status="ok",reason="none"} 2');
     // Scraping twice does not add up.
     expect(await on.registry.metrics()).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="ok"} 2');
     expect(await createMetrics().registry.metrics()).not.toContain('falcosecurity_falcosidekick');
