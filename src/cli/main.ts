@@ -98,7 +98,7 @@ async function run(role: Role, config: FalconetConfig): Promise<number> {
   let embedded: EmbeddedRedis | undefined;
   try {
     // Only `start` (the one-command default) may start a Redis; every other role waits for its own.
-    embedded = await ensureRedis(config.redis.url, { embedded: role === 'start' && config.redis.embedded, logger, role });
+    embedded = await ensureRedis(config.redis, { embedded: role === 'start' && config.redis.embedded, logger, role });
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
     logger.error({ role }, `${err.message}\nStarting anyway: alerts are spooled and work resumes when Redis answers.`);

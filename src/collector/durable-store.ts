@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { INGEST_JOB_OPTIONS } from '../queue/job-options.js';
