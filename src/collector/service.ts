@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { join, resolve } from 'node:path';
-import { describeRedis, producerConnection } from '../queue/connection.js';
+import { describeRedis, producerConnection, reportLoginFailures } from '../queue/connection.js';
 import { checkDurability } from '../queue/durability.js';
 import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
 import { createDlqRoutes } from '../dlq/routes.js';
@@ -40,6 +40,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   if (!spool.empty) log.warn({ spool: spool.dir, bytes: spool.bytes }, 'the spool holds alerts from an earlier run; replaying them once Redis answers');
   const redis = producerConnection(config.redis);
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  reportLoginFailures(redis, { target: config.redis, role: 'collector', logger: log });
   // Connecting (not lazily waiting) before BullMQ sees the client: it then waits for 'ready'
   // instead of failing for good when the first attempt finds no Redis.
   redis.connect().catch(() => undefined);

@@ -182,6 +182,26 @@ export function redisErrorHandler(redis: RedisClient, opts: { url: string; role:
   };
 }
 
+const AUTH_ERRORS = /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username/i;
+
+/**
+ * A refused login is not an outage: reconnecting will not fix it. Logged once per connection, as
+ * an error naming where (the url without its password) and what to check.
+ */
+export function reportLoginFailures(redis: RedisClient, opts: { target: RedisSettings | string; role: string; logger: Logger }): void {
+  let reported = false;
+  redis.on('ready', () => (reported = false));
+  redis.on('error', (err: Error) => {
+    if (reported || !AUTH_ERRORS.test(err.message)) return;
+    reported = true;
+    const where = describeRedis(opts.target);
+    opts.logger.error(
+      { role: opts.role, redis: where, err: err.message },
+      `Redis at ${where} refuses the login (${err.message}); check the ACL user and password in redis.url${typeof opts.target !== 'string' && opts.target.sentinels ? ' and redis.sentinelPassword' : ''}`,
+    );
+  });
+}
+
 export class AbortedError extends Error {
   constructor() {
     super('stopped while waiting for Redis');

@@ -6,7 +6,7 @@ import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
-import { describeRedis, redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
+import { describeRedis, redisErrorHandler, reportLoginFailures, untilRedisAnswers, workerConnection } from '../queue/connection.js';
 import { checkDurability } from '../queue/durability.js';
 import { jitterBackoff } from '../queue/job-options.js';
 import { startDigestFlusher } from '../noise/flusher.js';
@@ -41,6 +41,7 @@ export async function startWorker(
   const redis = workerConnection(config.redis);
   const onRedisError = redisErrorHandler(redis, { url: config.redis.url, role: 'worker', logger: log });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  reportLoginFailures(redis, { target: config.redis, role: 'worker', logger: log });
   // Started without Redis, the worker waits (logging what for) and starts consuming once it
   // answers; BullMQ is given the connection only then. Later outages BullMQ rides out itself.
   try {
