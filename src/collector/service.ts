@@ -58,7 +58,7 @@ export async function startCollector(config: FalconetConfig, logger: Logger, met
   } else redis.once('ready', () => void checkDurability(redis, { ...durability, requireDurable: false }).catch(() => undefined));
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
   queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
-  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl });
+  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl, waitReplicas: config.redis.waitReplicas });
   store.start();
 
   type Entry = { alerts: RawAlert[]; receivedAt: number };

@@ -42,6 +42,7 @@ export interface FalconetConfig {
     sentinelPassword?: string;
     cluster?: Array<{ host: string; port: number }>;
     requireDurable: boolean;
+    waitReplicas: number;
   };
   customTags: string[];
   templatedFields: Record<string, string>;

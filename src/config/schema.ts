@@ -110,14 +110,21 @@ export const rootSchema = z.strictObject({
       cluster: z.array(redisNode).min(1).optional(),
       /** Refuse to start when Redis may evict keys or persists nothing (otherwise: a warning). */
       requireDurable: z.boolean().default(false),
+      /**
+       * The collector answers 200 only once this many replicas confirm its write (Redis WAIT, within
+       * spool.deadline); else it also spools it. Closes what asynchronous replication loses when a
+       * master dies before a replica got the write (Sentinel failover). 0: no wait.
+       */
+      waitReplicas: z.number().int().min(0).max(10).default(0),
     })
     .superRefine((r, ctx) => {
       if (r.sentinels && !r.sentinelName) ctx.addIssue({ code: 'custom', path: ['sentinelName'], message: 'required with redis.sentinels (the master name the sentinels monitor)' });
       if (r.sentinels && r.cluster) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'redis.sentinels and redis.cluster exclude each other' });
+      if (r.cluster && r.waitReplicas > 0) ctx.addIssue({ code: 'custom', path: ['waitReplicas'], message: 'not supported with redis.cluster (use Sentinel, or min-replicas-to-write on the masters)' });
     })
     // Cluster: every key shares one hash tag, so BullMQ's and Falconet's multi-key scripts never cross slots.
     .transform((r) => (r.cluster && !r.prefix.startsWith('{') ? { ...r, prefix: `{${r.prefix}}` } : r))
-    .default({ url: 'redis://127.0.0.1:6379', prefix: 'falconet', embedded: true, requireDurable: false }),
+    .default({ url: 'redis://127.0.0.1:6379', prefix: 'falconet', embedded: true, requireDurable: false, waitReplicas: 0 }),
   /** Global floor: less severe alerts are dropped before dedup and routing. */
   minimumPriority: priorityName.default('Debug'),
   /** Added to every alert's output_fields (e.g. the cluster name). */
