@@ -135,8 +135,11 @@ export function toolConnection(target: RedisSettings | string, extra: RedisOptio
 export function describeRedis(target: RedisSettings | string): string {
   const settings = typeof target === 'string' ? { url: target } : target;
   const nodes = (list: Array<{ host: string; port: number }>) => list.map((n) => `${n.host}:${n.port}`).join(',');
-  if (settings.cluster) return `cluster ${nodes(settings.cluster)} (${displayRedisUrl(settings.url)})`;
-  if (settings.sentinels) return `sentinel master "${settings.sentinelName}" via ${nodes(settings.sentinels)} (${displayRedisUrl(settings.url)})`;
+  // With Sentinel or Cluster the url carries only credentials: name the user, never the password.
+  const user = credentials(settings.url).username;
+  const as = user ? ` as ${user}` : '';
+  if (settings.cluster) return `cluster ${nodes(settings.cluster)}${as}`;
+  if (settings.sentinels) return `sentinel master "${settings.sentinelName}" via ${nodes(settings.sentinels)}${as}`;
   return displayRedisUrl(settings.url);
 }
 
@@ -163,8 +166,8 @@ function isConnectionError(err: Error): boolean {
  * each reconnect attempt of each connection reports an error, so the first one is logged (naming
  * the URL and the role) and the rest are quiet until the connection is ready again.
  */
-export function redisErrorHandler(redis: RedisClient, opts: { url: string; role: string; logger: Logger }): (err: Error) => void {
-  const url = displayRedisUrl(opts.url);
+export function redisErrorHandler(redis: RedisClient, opts: { url: RedisSettings | string; role: string; logger: Logger }): (err: Error) => void {
+  const url = describeRedis(opts.url);
   let downSince: number | undefined;
   redis.on('ready', () => {
     if (downSince === undefined) return;
@@ -216,10 +219,10 @@ export class AbortedError extends Error {
  */
 export async function untilRedisAnswers(
   redis: RedisClient,
-  opts: { url: string; role: string; logger: Logger; signal?: AbortSignal; logEveryMs?: number },
+  opts: { url: RedisSettings | string; role: string; logger: Logger; signal?: AbortSignal; logEveryMs?: number },
 ): Promise<void> {
   if (redis.status === 'wait') redis.connect().catch(() => undefined);
-  const url = displayRedisUrl(opts.url);
+  const url = describeRedis(opts.url);
   const started = Date.now();
   let nextLog = started + 1000; // a Redis starting alongside us is no news
   let logged = false;

@@ -39,13 +39,13 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const log = logger.child({ component: 'worker' });
   const redis = workerConnection(config.redis);
-  const onRedisError = redisErrorHandler(redis, { url: config.redis.url, role: 'worker', logger: log });
+  const onRedisError = redisErrorHandler(redis, { url: config.redis, role: 'worker', logger: log });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   reportLoginFailures(redis, { target: config.redis, role: 'worker', logger: log });
   // Started without Redis, the worker waits (logging what for) and starts consuming once it
   // answers; BullMQ is given the connection only then. Later outages BullMQ rides out itself.
   try {
-    await untilRedisAnswers(redis, { url: config.redis.url, role: 'worker', logger: log, signal: opts.signal });
+    await untilRedisAnswers(redis, { url: config.redis, role: 'worker', logger: log, signal: opts.signal });
     await checkDurability(redis, { requireDurable: config.redis.requireDurable, logger: log, role: 'worker', where: describeRedis(config.redis) });
   } catch (err) {
     redis.disconnect();
