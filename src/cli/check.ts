@@ -3,10 +3,11 @@ import type { FalconetConfig } from '../config/load.js';
 import { redactOutputConfig } from '../config/redact.js';
 import { redactUrl } from '../delivery/redact.js';
 import { describeNoise } from '../noise/policy.js';
+import { describeRedis } from '../queue/connection.js';
 
 /** `falconet check`: what the config means, with every secret redacted. */
 export function printCheck(config: FalconetConfig, path: string): void {
-  const lines = [`config ${path} is valid`, '', `redis: ${redactUrl(config.redis.url)} (prefix ${config.redis.prefix})`];
+  const lines = [`config ${path} is valid`, '', `redis: ${config.redis.sentinels || config.redis.cluster ? describeRedis(config.redis) : redactUrl(config.redis.url)} (prefix ${config.redis.prefix})`];
   lines.push(`listen: ${config.listen.host}:${config.listen.port}`, `minimumPriority: ${config.minimumPriority}`);
   lines.push(`dedup: ${config.dedup.window > 0 ? `exact duplicates of one Falco event dropped for ${ms(config.dedup.window)}` : 'off'}`, '', 'outputs:');
   for (const inst of Object.values(config.outputs)) {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { describeRedis, toolConnection } from '../queue/connection.js';
 import type { FalconetConfig } from '../config/load.js';
 import { duration } from '../config/duration.js';
 import { DlqRequestError, createDlqService, entryJsonLine, type DeadLetterEntry } from '../dlq/service.js';
@@ -47,12 +47,12 @@ export async function runDlqCommand(
     olderThan = parsed.data;
   }
 
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null });
+  const redis = toolConnection(config.redis);
   redis.on('error', () => undefined);
   try {
     await redis.connect();
   } catch (e) {
-    err(`falconet dlq: no Redis answers at ${config.redis.url} (${(e as Error).message})`);
+    err(`falconet dlq: no Redis answers at ${describeRedis(config.redis)} (${(e as Error).message})`);
     redis.disconnect();
     return 1;
   }

@@ -5,8 +5,9 @@ import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../confi
 import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, setMetricsDefaults } from '../observability/metrics.js';
-import { startMetricsServer, type WorkerEndpoints } from '../observability/metrics-server.js';
+import { type WorkerEndpoints } from '../observability/metrics-server.js';
 import { ConfigReloader, reloadAnswer } from '../runtime/reload.js';
+import { startWorkerMetrics } from '../observability/worker-metrics-port.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
 import { startWorker } from '../worker/service.js';
 import { AbortedError } from '../queue/connection.js';
@@ -22,7 +23,8 @@ const USAGE = `usage: falconet <command> [--config PATH]
 commands:
   start       collector and worker in one process (starts a local redis-server if none answers)
   collector   the HTTP endpoint Falco posts to
-  worker      router and delivery workers (scale these)
+  worker      router and delivery workers (scale these); --metrics-port N|0|off, or
+              FALCONET_METRICS_PORT (default worker.metricsPort, 2802; 0 = a free port)
   check       validate the config and print outputs and routes, secrets redacted
   send-test   POST a test alert to a running collector (--url, default http://127.0.0.1:2801;
               --priority, default notice)
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<number> {
       'older-than': { type: 'string' },
       // falconet route
       'output-json': { type: 'boolean' },
+      // falconet worker: its own metrics port (several workers per host)
+      'metrics-port': { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -87,13 +91,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   setMetricsDefaults({ sidekickCompat: config.metrics.sidekickCompat });
-  return run(command, config, path);
+  return run(command, config, path, values['metrics-port']);
 }
 
 /** Every role exits this long after SIGTERM at the latest (Kubernetes' default grace is 30 s). */
 const SHUTDOWN_GRACE_MS = 25_000;
 
-async function run(role: Role, config: FalconetConfig, configPath: string): Promise<number> {
+async function run(role: Role, config: FalconetConfig, configPath: string, metricsPortFlag?: string): Promise<number> {
   const logger = createLogger(config.log.level);
   // Signals are handled from the first moment: a role waiting for Redis still stops on SIGTERM.
   const starting = new AbortController();
@@ -110,7 +114,7 @@ async function run(role: Role, config: FalconetConfig, configPath: string): Prom
   let embedded: EmbeddedRedis | undefined;
   try {
     // Only `start` (the one-command default) may start a Redis; every other role waits for its own.
-    embedded = await ensureRedis(config.redis.url, { embedded: role === 'start' && config.redis.embedded, logger, role });
+    embedded = await ensureRedis(config.redis, { embedded: role === 'start' && config.redis.embedded, logger, role });
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
     logger.error({ role }, `${err.message}\nStarting anyway: alerts are spooled and work resumes when Redis answers.`);
@@ -125,9 +129,7 @@ async function run(role: Role, config: FalconetConfig, configPath: string): Prom
   try {
     if (role === 'worker') {
       // Up (and answering /healthz) while it waits for Redis.
-      const server = await startMetricsServer(metrics, config.listen.host, config.worker.metricsPort, workerEndpoints);
-      logger.info({ port: server.port }, 'worker metrics listening');
-      parts.push(server);
+      parts.push(await startWorkerMetrics(metrics, config.listen.host, config.worker.metricsPort, metricsPortFlag, logger, workerEndpoints));
     }
     // The collector first: it accepts (into the spool) even while Redis is unreachable.
     if (role !== 'worker') {
@@ -143,7 +145,7 @@ async function run(role: Role, config: FalconetConfig, configPath: string): Prom
       parts.push(worker);
     }
   } catch (err) {
-    if (!(err instanceof AbortedError)) logger.fatal({ err }, 'could not start');
+    if (!(err instanceof AbortedError)) logger.fatal({ err }, `could not start: ${(err as Error).message}`);
     await stopAll(stopOrder(parts), embedded, logger);
     return err instanceof AbortedError ? 0 : 1;
   }

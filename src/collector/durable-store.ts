@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import { INGEST_JOB_OPTIONS } from '../queue/job-options.js';
@@ -52,6 +52,8 @@ export class DurableStore {
       logger: Logger;
       /** For log lines: the Redis URL without credentials. */
       redisUrl: string;
+      /** Replicas that must confirm a write (WAIT) before it counts as kept; 0: the master's word. */
+      waitReplicas?: number;
     },
   ) {}
 
@@ -61,9 +63,13 @@ export class DurableStore {
     // Not ready: BullMQ would wait for the connection, and the write would land after we spooled it.
     if (spool.empty && redis.status === 'ready') {
       try {
+        const started = Date.now();
         await withDeadline(queue.add('alerts', { alerts, receivedAt }, INGEST_JOB_OPTIONS), deadline);
         this.redisUp();
-        return 'redis';
+        if (await this.replicated(Math.max(1, deadline - (Date.now() - started)))) return 'redis';
+        // On the master only: a failover now would lose it. The spooled copy is replayed as a new
+        // ingest job, which the router's dedup drops if the first one survived.
+        this.deps.logger.warn({ waitReplicas: this.deps.waitReplicas }, 'no replica confirmed the write in time; spooling it as well');
       } catch (err) {
         this.redisDown(err);
       }
@@ -74,6 +80,18 @@ export class DurableStore {
     metrics.spooledAlerts.inc(alerts.length);
     this.kick();
     return 'spooled';
+  }
+
+  /** Whether enough replicas hold everything written so far (Redis WAIT), within `ms`. */
+  private async replicated(ms: number): Promise<boolean> {
+    const wanted = this.deps.waitReplicas ?? 0;
+    if (wanted === 0) return true;
+    try {
+      const acked = (await withDeadline(this.deps.redis.call('WAIT', wanted, ms) as Promise<number>, ms + 500)) as number;
+      return acked >= wanted;
+    } catch {
+      return false;
+    }
   }
 
   /** Replays what an earlier process left in the spool. */

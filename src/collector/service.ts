@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';
 import type { Metrics } from '../observability/metrics.js';
 import { join, resolve } from 'node:path';
-import { displayRedisUrl, producerConnection } from '../queue/connection.js';
+import { describeRedis, producerConnection, reportLoginFailures } from '../queue/connection.js';
+import { checkDurability } from '../queue/durability.js';
 import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
 import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
@@ -44,23 +45,33 @@ export async function startCollector(
   opts: { reloader?: ConfigReloader } = {},
 ): Promise<RunningCollector> {
   const log = logger.child({ component: 'collector' });
-  const redisUrl = displayRedisUrl(config.redis.url);
+  const redisUrl = describeRedis(config.redis);
   const spool = await Spool.open(resolve(join(config.spool.dir, config.redis.prefix)), { maxBytes: config.spool.maxBytes });
   metrics.spoolSource.bytes = () => spool.bytes;
   metrics.spoolSource.oldestReceivedAt = () => spool.oldestReceivedAt;
   if (!spool.empty) log.warn({ spool: spool.dir, bytes: spool.bytes }, 'the spool holds alerts from an earlier run; replaying them once Redis answers');
-  const redis = producerConnection(config.redis.url);
+  const redis = producerConnection(config.redis);
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  reportLoginFailures(redis, { target: config.redis, role: 'collector', logger: log });
   // Connecting (not lazily waiting) before BullMQ sees the client: it then waits for 'ready'
   // instead of failing for good when the first attempt finds no Redis.
   redis.connect().catch(() => undefined);
   // A Redis started alongside gets a moment, so a normal start does not spool its first alerts.
   const startDeadline = Date.now() + 1000;
   while (redis.status !== 'ready' && Date.now() < startDeadline) await new Promise((r) => setTimeout(r, 20));
+  // Start-up check (src/queue/durability.ts): refuses only when it can see Redis now; a Redis that
+  // answers later is checked then and warned about (the collector is already taking alerts).
+  const durability = { requireDurable: config.redis.requireDurable, logger: log, role: 'collector', where: redisUrl };
+  if (redis.status === 'ready') {
+    await checkDurability(redis, durability).catch((err: Error) => {
+      redis.disconnect();
+      throw err;
+    });
+  } else redis.once('ready', () => void checkDurability(redis, { ...durability, requireDurable: false }).catch(() => undefined));
   const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
   queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
   metrics.queueSource.counts = async () => [{ queue: INGEST_QUEUE, counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed') }];
-  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl });
+  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl, waitReplicas: config.redis.waitReplicas });
   store.start();
 
   // `spooled` is set on the entries of a write that went to the spool (the received metric's status).

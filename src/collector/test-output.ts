@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Context } from 'koa';
 import { stringifyJson } from '../alert/json.js';
 import type { FalconetConfig } from '../config/load.js';

@@ -31,7 +31,19 @@ export interface FalconetConfig {
     plain?: { port: number; host?: string; paths: string[] };
   };
   auth: AuthConfig;
-  redis: { url: string; prefix: string; embedded: boolean };
+  redis: {
+    url: string;
+    prefix: string;
+    embedded: boolean;
+    tls?: { ca?: string; cert?: string; key?: string; insecureSkipVerify: boolean };
+    sentinels?: Array<{ host: string; port: number }>;
+    sentinelName?: string;
+    sentinelUsername?: string;
+    sentinelPassword?: string;
+    cluster?: Array<{ host: string; port: number }>;
+    requireDurable: boolean;
+    waitReplicas: number;
+  };
   customTags: string[];
   templatedFields: Record<string, string>;
   minimumPriority: Priority;

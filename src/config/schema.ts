@@ -3,6 +3,14 @@ import { priorityName } from '../../outputs/common.js';
 import { duration, byteSize } from './duration.js';
 import { templatedFieldsSchema } from './templated-fields.js';
 
+const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+const redisTls = z.strictObject({
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  insecureSkipVerify: z.boolean().default(false),
+});
+
 /** A matcher value: exact string, a list (any of), "/regex/flags", or for priority ">=warning". */
 export const matcherValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
 export const matcherMap = z.record(z.string(), matcherValue);
@@ -85,13 +93,38 @@ export const rootSchema = z.strictObject({
   auth: authSchema.default({ tokens: [], clientCerts: [] }),
   redis: z
     .strictObject({
+      /** redis:// or rediss:// (TLS); ACL user and password in it: rediss://user:pass@host:6380/0. */
       url: z.string().default('redis://127.0.0.1:6379'),
-      /** Key prefix of every queue and key Falconet writes. */
-      prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('falconet'),
+      /** Key prefix of every queue and key Falconet writes. With `cluster` it is hash-tagged: {falconet}. */
+      prefix: z.string().regex(/^(\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)$/).default('falconet'),
       /** Start a local redis-server when nothing answers at a loopback url. */
       embedded: z.boolean().default(true),
+      /** For rediss://: CA, client certificate and key (PEM text or file paths). */
+      tls: redisTls.optional(),
+      /** Sentinel mode: the master named sentinelName is asked of these; url gives user, password, db. */
+      sentinels: z.array(redisNode).min(1).optional(),
+      sentinelName: z.string().min(1).optional(),
+      sentinelUsername: z.string().optional(),
+      sentinelPassword: z.string().optional(),
+      /** Redis Cluster seed nodes; url gives user and password. */
+      cluster: z.array(redisNode).min(1).optional(),
+      /** Refuse to start when Redis may evict keys or persists nothing (otherwise: a warning). */
+      requireDurable: z.boolean().default(false),
+      /**
+       * The collector answers 200 only once this many replicas confirm its write (Redis WAIT, within
+       * spool.deadline); else it also spools it. Closes what asynchronous replication loses when a
+       * master dies before a replica got the write (Sentinel failover). 0: no wait.
+       */
+      waitReplicas: z.number().int().min(0).max(10).default(0),
     })
-    .default({ url: 'redis://127.0.0.1:6379', prefix: 'falconet', embedded: true }),
+    .superRefine((r, ctx) => {
+      if (r.sentinels && !r.sentinelName) ctx.addIssue({ code: 'custom', path: ['sentinelName'], message: 'required with redis.sentinels (the master name the sentinels monitor)' });
+      if (r.sentinels && r.cluster) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'redis.sentinels and redis.cluster exclude each other' });
+      if (r.cluster && r.waitReplicas > 0) ctx.addIssue({ code: 'custom', path: ['waitReplicas'], message: 'not supported with redis.cluster (use Sentinel, or min-replicas-to-write on the masters)' });
+    })
+    // Cluster: every key shares one hash tag, so BullMQ's and Falconet's multi-key scripts never cross slots.
+    .transform((r) => (r.cluster && !r.prefix.startsWith('{') ? { ...r, prefix: `{${r.prefix}}` } : r))
+    .default({ url: 'redis://127.0.0.1:6379', prefix: 'falconet', embedded: true, requireDurable: false, waitReplicas: 0 }),
   /** Global floor: less severe alerts are dropped before dedup and routing. */
   minimumPriority: priorityName.default('Debug'),
   /** Added to every alert's output_fields (e.g. the cluster name). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import { ruleOfText } from '../alert/alert.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { FalconetConfig } from '../config/load.js';
 import { INGEST_JOB_OPTIONS, deliveryJobOptions } from '../queue/job-options.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 
 /**
  * A dead letter: one alert that one output (or the router) could not take, with why and how often.

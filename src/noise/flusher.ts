@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';

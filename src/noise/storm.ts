@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../alert/alert.js';
 import { dedupKey } from '../router/stages/dedup.js';
 import type { NoisePolicy } from './policy.js';
@@ -107,7 +107,9 @@ export class StormControl {
   private readonly keys: ReturnType<typeof noiseKeys>;
 
   constructor(redis: Redis, prefix: string) {
-    if (!('falconetFold' in redis)) redis.defineCommand('falconetFold', { numberOfKeys: 0, lua: FOLD_SCRIPT });
+    // Two declared keys (also passed in ARGV, where the script reads them): a Cluster client
+    // routes a script by its first key, and one without keys went to a random node.
+    if (!('falconetFold' in redis)) redis.defineCommand('falconetFold', { numberOfKeys: 2, lua: FOLD_SCRIPT });
     this.r = redis as FoldRedis;
     this.keys = noiseKeys(prefix);
   }
@@ -144,7 +146,7 @@ export class StormControl {
         json,
       );
     }
-    const verdicts = await this.r.falconetFold(...args);
+    const verdicts = await this.r.falconetFold(this.keys.due, this.keys.gen, ...args);
     items.forEach((item, i) => {
       const v = verdicts[i];
       if (v === 1) result.passed.push(item);

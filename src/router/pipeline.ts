@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Alert } from '../alert/alert.js';
 import type { Queue } from 'bullmq';
 import type { FalconetConfig } from '../config/load.js';

@@ -1,9 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { displayRedisUrl } from '../queue/connection.js';
+import { displayRedisUrl, toolConnection, type RedisSettings } from '../queue/connection.js';
 
 export class RedisUnavailableError extends Error {
   constructor(url: string, why: string) {
@@ -17,7 +16,7 @@ export class RedisUnavailableError extends Error {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, retryStrategy: () => null });
+  const probe = toolConnection(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000 });
   probe.on('error', () => undefined);
   try {
     await probe.connect();
@@ -46,10 +45,13 @@ export interface EmbeddedRedis {
  * Throws RedisUnavailableError only when a redis-server it started did not come up.
  */
 export async function ensureRedis(
-  url: string,
+  target: RedisSettings | string,
   opts: { embedded: boolean; dataDir?: string; logger: Logger; role?: string },
 ): Promise<EmbeddedRedis | undefined> {
-  if (!opts.embedded) return undefined;
+  const settings = typeof target === 'string' ? { url: target } : target;
+  // Sentinel and Cluster name their own servers: never one of ours.
+  if (!opts.embedded || settings.sentinels || settings.cluster) return undefined;
+  const url = settings.url;
   if (await answers(url)) return undefined;
   const u = new URL(url);
   const local = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(u.hostname);

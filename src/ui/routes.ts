@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { requestIdentity } from '../auth/middleware.js';
@@ -233,11 +234,14 @@ class EventHub {
     if (this.subscribed) return this.subscribed;
     // Its own connection (a subscriber can do nothing else), queueing while it connects; it
     // resubscribes by itself after a reconnect.
-    const sub = this.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const sub: Redis =
+      this.redis instanceof Cluster
+        ? this.redis.duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true })
+        : this.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.sub = sub;
-    sub.on('error', (err) => this.logger.debug({ err: err.message }, 'UI events subscription error'));
-    sub.on('message', (_channel, message) => this.publish(message));
-    this.subscribed = sub.subscribe(this.channel).catch((err) => {
+    sub.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'UI events subscription error'));
+    sub.on('message', (_channel: string, message: string) => this.publish(message));
+    this.subscribed = sub.subscribe(this.channel).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message }, 'could not subscribe to UI events');
       this.subscribed = undefined;
       this.sub = undefined;

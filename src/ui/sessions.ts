@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import { namespaceList, type Identity } from '../auth/identity.js';
 
 export const SESSION_COOKIE = 'falconet_session';

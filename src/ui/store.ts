@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
 import { stringifyJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
@@ -63,8 +63,10 @@ export class AlertStore {
   ) {
     this.key = `${prefix}:ui`;
     if (!('falconetUiAdd' in redis)) {
-      redis.defineCommand('falconetUiAdd', { numberOfKeys: 0, lua: ADD_SCRIPT });
-      redis.defineCommand('falconetUiStatus', { numberOfKeys: 0, lua: STATUS_SCRIPT });
+      // One declared key (the script reads the others from ARGV; with Cluster the prefix is
+      // hash-tagged, so every store key is in that key's slot): a Cluster client routes by it.
+      redis.defineCommand('falconetUiAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+      redis.defineCommand('falconetUiStatus', { numberOfKeys: 1, lua: STATUS_SCRIPT });
     }
     this.redis = redis as StoreRedis;
   }
@@ -95,7 +97,7 @@ export class AlertStore {
         values.tenant[0] ?? '',
       );
     }
-    const [stored, evicted] = await this.redis.falconetUiAdd(...argv);
+    const [stored, evicted] = await this.redis.falconetUiAdd(`${this.key}:idx`, ...argv);
     return { stored, evicted };
   }
 
@@ -107,7 +109,7 @@ export class AlertStore {
       const status = c.status.lastError ? { ...c.status, lastError: c.status.lastError.slice(0, MAX_STATUS_ERROR) } : c.status;
       argv.push(c.id, c.output, JSON.stringify(status), c.onlyOverPending ? '1' : '0');
     }
-    return this.redis.falconetUiStatus(...argv);
+    return this.redis.falconetUiStatus(`${this.key}:idx`, ...argv);
   }
 
   /** Raw records (header stripped) by id; undefined where evicted. */

@@ -6,7 +6,8 @@ import { createDeliveryProcessor } from '../delivery/deliver.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore, ROUTER_OUTPUT } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
-import { redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
+import { describeRedis, redisErrorHandler, reportLoginFailures, untilRedisAnswers, workerConnection } from '../queue/connection.js';
+import { checkDurability } from '../queue/durability.js';
 import { jitterBackoff } from '../queue/job-options.js';
 import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
@@ -48,13 +49,15 @@ export async function startWorker(
   opts: { signal?: AbortSignal } = {},
 ): Promise<RunningWorker> {
   const log = logger.child({ component: 'worker' });
-  const redis = workerConnection(config.redis.url);
-  const onRedisError = redisErrorHandler(redis, { url: config.redis.url, role: 'worker', logger: log });
+  const redis = workerConnection(config.redis);
+  const onRedisError = redisErrorHandler(redis, { url: config.redis, role: 'worker', logger: log });
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
+  reportLoginFailures(redis, { target: config.redis, role: 'worker', logger: log });
   // Started without Redis, the worker waits (logging what for) and starts consuming once it
   // answers; BullMQ is given the connection only then. Later outages BullMQ rides out itself.
   try {
-    await untilRedisAnswers(redis, { url: config.redis.url, role: 'worker', logger: log, signal: opts.signal });
+    await untilRedisAnswers(redis, { url: config.redis, role: 'worker', logger: log, signal: opts.signal });
+    await checkDurability(redis, { requireDurable: config.redis.requireDurable, logger: log, role: 'worker', where: describeRedis(config.redis) });
   } catch (err) {
     redis.disconnect();
     throw err;

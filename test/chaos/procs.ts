@@ -22,11 +22,12 @@ export interface Proc {
 
 const started: Proc[] = [];
 
-export function falconet(command: string, configPath: string): Proc {
+/** `opts.args`: more flags (--metrics-port 0); `opts.env`: more environment (FALCONET_METRICS_PORT). */
+export function falconet(command: string, configPath: string, opts: { args?: string[]; env?: Record<string, string> } = {}): Proc {
   const dist = process.env.FALCONET_TEST_DIST === '1';
   if (dist && !existsSync(join(root, 'dist/src/cli/main.js'))) throw new Error('no build in dist/: run npm run build first');
-  const args = dist ? ['bin/falconet.js', command, '--config', configPath] : ['--import', 'tsx', 'src/cli/run.ts', command, '--config', configPath];
-  const env = { ...process.env };
+  const args = [...(dist ? ['bin/falconet.js'] : ['--import', 'tsx', 'src/cli/run.ts']), command, '--config', configPath, ...(opts.args ?? [])];
+  const env = { ...process.env, ...opts.env };
   delete env.REDIS_URL; // the config names this test's own Redis
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -25,7 +25,9 @@ export class TestRedis {
   port = 0;
 
   /** `debug`: allow DEBUG SLEEP from loopback (a Redis that stalls, for deadline tests). */
-  constructor(private readonly opts: { aof?: boolean; debug?: boolean } = {}) {}
+  /** `args`: more redis-server arguments (a later one overrides an earlier, e.g. --maxmemory-policy). */
+  /** `auth`: the ACL user the readiness probe logs in as (when `args` turns the default user off). */
+  constructor(private readonly opts: { aof?: boolean; debug?: boolean; args?: string[]; auth?: { username: string; password: string } } = {}) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -41,10 +43,10 @@ export class TestRedis {
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction',
-        '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', ...(this.opts.debug ? ['--enable-debug-command', 'local'] : [])],
+        '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', ...(this.opts.debug ? ['--enable-debug-command', 'local'] : []), ...(this.opts.args ?? [])],
       { stdio: 'ignore' },
     );
-    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
+    const probe = new Redis(this.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0, ...this.opts.auth });
     probe.on('error', () => undefined);
     try {
       // AOF loading answers -LOADING to PING until done.

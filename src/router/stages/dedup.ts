@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../queue/connection.js';
 import { alertField, type Alert } from '../../alert/alert.js';
 import { eventIdentity } from '../../alert/identity.js';
 import { stringifyJson } from '../../alert/json.js';

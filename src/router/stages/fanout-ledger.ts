@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../queue/connection.js';
 
 /** A ledger outlives its ingest job this long at most (when the completion clean-up was missed). */
 export const LEDGER_TTL_MS = 24 * 3600 * 1000;

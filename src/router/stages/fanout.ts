@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../../queue/connection.js';
 import type { Alert } from '../../alert/alert.js';
 import { stringifyJson } from '../../alert/json.js';
 import type { OutputInstance } from '../../config/load.js';
