@@ -119,6 +119,8 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     listen: { host: '127.0.0.1', port },
     redis: { url: redis.url, prefix, embedded: false },
     dedup: { window: 0 },
+    // BENCH_DIRECT=0: every alert through its delivery queue (the path before issue #10), for a side-by-side run.
+    ...(process.env.BENCH_DIRECT === '0' ? { router: { directDelivery: false } } : {}),
     log: { level: 'info' },
     worker: { metricsPort: 0 }, // several workers on one host
     outputs: Object.fromEntries(

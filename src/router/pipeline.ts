@@ -9,6 +9,7 @@ import { createDedupStage } from './stages/dedup.js';
 import { createEnrichStage } from './stages/enrich.js';
 import { Fanout, type DispatchContext } from './stages/fanout.js';
 import { DeadLetterStore } from '../dlq/store.js';
+import type { DirectSender } from '../delivery/direct.js';
 import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
@@ -21,7 +22,7 @@ import { createRouteStage } from './stages/route.js';
  */
 export function createRouterPipeline(
   config: FalconetConfig,
-  deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics },
+  deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics; direct?: (output: string) => DirectSender | undefined },
 ) {
   // Per-alert isolation: a poison alert goes to the dead letters, the rest of the job goes on.
   const normalise = createNormaliseStage(new DeadLetterStore(deps.redis, { prefix: config.redis.prefix, ...config.dlq }), deps.metrics);
@@ -34,6 +35,7 @@ export function createRouterPipeline(
     redis: deps.redis,
     prefix: config.redis.prefix,
     onSuppressed: (output, reason, n) => suppressed.inc({ output, reason }, n),
+    direct: deps.direct,
   });
 
   return {

@@ -2,12 +2,14 @@ import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { FalconetConfig, OutputInstance } from '../config/load.js';
-import { createDeliveryProcessor } from '../delivery/deliver.js';
+import { createDeliveryAttempt, createDeliveryProcessor } from '../delivery/deliver.js';
+import { DirectSender } from '../delivery/direct.js';
+import { SendSlots } from '../delivery/slots.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { redisErrorHandler, untilRedisAnswers, workerConnection } from '../queue/connection.js';
-import { jitterBackoff } from '../queue/job-options.js';
+import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
 import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
@@ -71,7 +73,10 @@ export async function startWorker(
     const counts = await Promise.all([...queues.values()].map((q) => q.getWaitingCount()));
     return counts.reduce((a, b) => a + b, 0);
   });
-  const pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  // First attempts from the router (src/delivery/direct.ts): filled by startDelivery below, which
+  // runs before the router's first job can arrive (that takes a Redis round trip).
+  const directSenders = new Map<string, DirectSender>();
+  const pipeline = createRouterPipeline(config, { redis, queueFor, metrics, direct: (name) => directSenders.get(name) });
   const routerWorker = new Worker<IngestJobData>(
     INGEST_QUEUE,
     async (job) => {
@@ -109,17 +114,22 @@ export async function startWorker(
     const http = createHttpClient({ tls: cfg.tls, connections: instance.config.concurrency * 2 });
     const output = instance.definition.create(instance.config, { name: instance.name, logger: olog, http });
     const queue = queueFor(instance.name);
-    const processor = createDeliveryProcessor({
+    const slots = new SendSlots(instance.config.concurrency);
+    const chain = {
       output,
       instance,
       metrics,
       logger: olog,
-      pause: (ms) => queue.rateLimit(ms),
-      rateLimitError: () => Worker.RateLimitError(),
       // Dead letters live in src/dlq, apart from the live queue (its limiter, pauses, retention).
       deadLetters,
       shutdown: shutdown.signal,
-    });
+    };
+    const pause = (ms: number) => queue.rateLimit(ms);
+    const processor = createDeliveryProcessor({ ...chain, pause, rateLimitError: () => Worker.RateLimitError(), slots });
+    if (config.router.directDelivery && DirectSender.eligible(instance)) {
+      const attempt = createDeliveryAttempt(chain);
+      directSenders.set(instance.name, new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause }));
+    }
     const { retry, rateLimit } = instance.config;
     const worker = new Worker<DeliveryJobData>(deliveryQueueName(instance.name), processor, {
       connection: redis,
