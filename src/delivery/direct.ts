@@ -66,13 +66,27 @@ export class DirectSender {
   }
 
   async deliver(items: DirectItem[]): Promise<DirectResult> {
-    const paused = Number(await this.deps.redis.get(this.limiterKey)) >= PAUSED_AT;
-    const attempted: DirectItem[] = [];
-    const queued: DirectItem[] = [];
-    for (const item of items) (!paused && this.deps.slots.tryAcquire() ? attempted : queued).push(item);
+    // Slots first (local, free): a saturated output (a backlog, every slot busy) costs no Redis read.
+    let granted = 0;
+    while (granted < items.length && this.deps.slots.tryAcquire()) granted++;
+    if (granted > 0) {
+      let paused = true;
+      try {
+        paused = Number(await this.deps.redis.get(this.limiterKey)) >= PAUSED_AT;
+      } finally {
+        // Not sending (paused, or Redis did not answer: the ingest job fails and is retried).
+        if (paused) for (; granted > 0; granted--) this.deps.slots.release();
+      }
+    }
+    const attempted = items.slice(0, granted);
+    const queued = items.slice(granted);
     const sends = attempted.map((item) => this.sendOne(item));
+    if (queued.length === 1) {
+      const job = this.job(queued[0]!, { alerts: [queued[0]!.json] });
+      await this.deps.queue.add(job.name, job.data, job.opts);
+    }
     // addBulk is one MULTI; keep each short (as fan-out does).
-    for (let i = 0; i < queued.length; i += 200) {
+    for (let i = 0; queued.length > 1 && i < queued.length; i += 200) {
       await this.deps.queue.addBulk(queued.slice(i, i + 200).map((item) => this.job(item, { alerts: [item.json] })));
     }
     await Promise.all(sends);
