@@ -56,6 +56,26 @@ export function memoryOf(pid: number | undefined): { peakMiB: number; rssMiB: nu
   }
 }
 
+/** CPU seconds (user + system) a live process has used so far, from /proc/<pid>/stat. */
+export function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** Redis CPU seconds: INFO cpu (the whole server: with a shared Redis, other users included). */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const n = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return n('used_cpu_user') + n('used_cpu_sys');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bench helpers (forked with tsx, IPC for control)
 

@@ -22,6 +22,8 @@ export interface ScenarioResult {
     drainMs: number | null;
   };
   backlog?: { waitingJobs: number; byQueue: Record<string, Record<string, number>> };
+  /** CPU milliseconds per alert (delivered, or acked when nothing delivers) of each process, load start → drained. */
+  cpu?: { alerts: number; per: 'delivered' | 'acked'; collectorMs?: number; workersMs: Array<number | undefined>; redisMs?: number; redisShared: boolean };
   memory: { baseline?: Mem; collector?: Mem; workers?: Mem[]; redis?: { startMiB: number; maxMiB: number; endMiB: number; peakMiB: number } };
 }
 
@@ -63,6 +65,21 @@ export function targets(report: BenchReport): Array<{ target: string; measured: 
     const p = e500.delivery.latencyMs;
     out.push({ target: 'e2e 500/s POST→sink p99 < 20 ms', measured: `p50 ${ms(p.p50)} / p95 ${ms(p.p95)} / p99 ${ms(p.p99)} ms`, pass: p.p99 < 20 });
   }
+  const idle = get('idle-1');
+  if (idle?.delivery) {
+    const p = idle.delivery.latencyMs;
+    out.push({ target: 'one alert on an idle pipeline POST→sink < 3 ms', measured: `p50 ${ms(p.p50)} / p99 ${ms(p.p99)} ms`, pass: p.p50 < 3 });
+  }
+  const c = e500?.cpu;
+  if (c) {
+    const f = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(2));
+    const all = [c.collectorMs, ...c.workersMs, c.redisMs];
+    out.push({
+      target: 'e2e 500/s CPU per delivered alert ≤ 0.3 ms each (collector / worker / Redis)',
+      measured: `${f(c.collectorMs)} / ${c.workersMs.map(f).join(', ')} / ${f(c.redisMs)} ms${c.redisShared ? ' (Redis shared: other users included)' : ''}`,
+      pass: all.every((n) => n !== undefined && n <= 0.3),
+    });
+  }
   const sustained = get('scale-1w');
   if (sustained?.delivery) {
     const ratio = sustained.delivery.deliveredPerSec / b.nodes64PerSec;
@@ -86,8 +103,8 @@ export function renderMarkdown(report: BenchReport): string {
       (b.nodes64Runs.length > 1 ? ` (mean of runs ${b.nodes64Runs.map(int).join(' and ')}, taken at start and end)` : '') +
       `, **${int(b.node1PerSec)}/s** with 1 node. Ratios (×) are to the baseline with the same node count.`,
     '',
-    '| Scenario | Offered | Acked/s (× base) | Ack p50 / p99 ms | Delivered/s (× base) | POST→sink p50 / p95 / p99 ms | Waiting jobs at stop · drain | Peak RSS MiB collector / worker(s) | Redis used MiB start→max |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| Scenario | Offered | Acked/s (× base) | Ack p50 / p99 ms | Delivered/s (× base) | POST→sink p50 / p95 / p99 ms | Waiting jobs at stop · drain | CPU ms/alert collector / worker(s) / Redis | Peak RSS MiB collector / worker(s) | Redis used MiB start→max |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of report.scenarios) {
     const l = r.load;
@@ -108,8 +125,10 @@ export function renderMarkdown(report: BenchReport): string {
       r.kind === 'baseline'
         ? `baseline ${r.memory.baseline?.peakMiB.toFixed(0) ?? '?'}`
         : `${r.memory.collector?.peakMiB.toFixed(0) ?? '?'} / ${(r.memory.workers ?? []).map((w) => w?.peakMiB.toFixed(0) ?? '?').join(', ') || '–'}`;
+    const f2 = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(2));
+    const cpu = r.cpu ? `${f2(r.cpu.collectorMs)} / ${r.cpu.workersMs.map(f2).join(', ') || '–'} / ${f2(r.cpu.redisMs)}${r.cpu.redisShared ? '*' : ''}` : '–';
     const rm = r.memory.redis ? `${r.memory.redis.startMiB.toFixed(0)}→${r.memory.redis.maxMiB.toFixed(0)}` : '–';
-    lines.push(`| ${r.name} | ${offered} | ${acked} | ${ms(l.ackLatencyMs.p50)} / ${ms(l.ackLatencyMs.p99)} | ${delivered} | ${lat} | ${backlog} | ${mem} | ${rm} |`);
+    lines.push(`| ${r.name} | ${offered} | ${acked} | ${ms(l.ackLatencyMs.p50)} / ${ms(l.ackLatencyMs.p99)} | ${delivered} | ${lat} | ${backlog} | ${cpu} | ${mem} | ${rm} |`);
   }
   lines.push('', '| Target | Measured | |', '|---|---|---|');
   for (const t of targets(report)) lines.push(`| ${t.target} | ${t.measured} | ${t.pass === null ? 'n/a' : t.pass ? 'met' : '**missed**'} |`);
@@ -119,7 +138,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     'Acked/s: 2xx answers inside the load window. Delivered/s: distinct alert ids reaching the sink inside the window (after warm-up). ' +
       'Waiting jobs: wait+prioritized+delayed in the ingest and delivery queues when the load stopped; drain: until every acknowledged alert reached the sink. ' +
-      'Redis used memory is the whole (possibly shared) server, sampled every 250 ms.',
+      'Redis used memory is the whole (possibly shared) server, sampled every 250 ms. ' +
+      'CPU ms/alert: user+system CPU of each process from the load start until drained, per delivered alert (per acked alert without a worker); * = shared Redis, other users included.',
     '',
   );
   return lines.join('\n');

@@ -15,10 +15,12 @@ import { now } from './common.js';
 import type { LoadOptions, LoadResult } from './load-generator.js';
 import {
   ROOT,
+  cpuSecondsOf,
   deletePrefix,
   ensureRedis,
   freePort,
   memoryOf,
+  redisCpuSeconds,
   sampleRedisMemory,
   startFalconet,
   startHelper,
@@ -105,6 +107,8 @@ interface FalconetScenario {
   rate?: number;
   /** Delivered/s counts sink arrivals from this long after the load starts (skip warm-up). */
   warmupMs?: number;
+  /** Rate of the (uncounted) warm-up load; default min(rate, 500). */
+  warmupRate?: number;
 }
 
 async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
@@ -115,6 +119,8 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     listen: { host: '127.0.0.1', port },
     redis: { url: redis.url, prefix, embedded: false },
     dedup: { window: 0 },
+    // BENCH_DIRECT=0: every alert through its delivery queue (the path before issue #10), for a side-by-side run.
+    ...(process.env.BENCH_DIRECT === '0' ? { router: { directDelivery: false } } : {}),
     log: { level: 'info' },
     worker: { metricsPort: 0 }, // several workers on one host
     outputs: Object.fromEntries(
@@ -136,12 +142,20 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     if (s.workers > 0) {
       // Warm-up: JIT, keep-alive connections and BullMQ's script cache, so the measured window
       // shows steady state rather than the first second of a cold process. Not counted anywhere.
-      const warm = await load({ url: `${url}/`, nodes: s.nodes, durationMs: D.warmup, rate: Math.min(s.rate ?? 500, 500) });
+      await sink.call('reset'); // the wait below counts this warm-up's alerts only
+      const warm = await load({ url: `${url}/`, nodes: s.nodes, durationMs: D.warmup, rate: s.warmupRate ?? Math.min(s.rate ?? 500, 500) });
       const warmStart = now();
       while ((await sink.call<number>('count')) < warm.acked * Object.keys(s.outputs).length && now() - warmStart < 10_000) await sleep(50);
     }
     await sink.call('reset');
     const mem = sampleRedisMemory(admin!);
+    // CPU per alert of each process, from the load's start until every alert is delivered (drain included).
+    const cpuOf = async () => ({
+      collector: cpuSecondsOf(collector!.child.pid),
+      workers: workers.map((w) => cpuSecondsOf(w.child.pid)),
+      redis: redis.child ? cpuSecondsOf(redis.child.pid) : await redisCpuSeconds(admin!),
+    });
+    const cpuStart = await cpuOf();
 
     const r = await load({ url: `${url}/`, nodes: s.nodes, durationMs: s.durationMs, rate: s.rate });
 
@@ -175,6 +189,17 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
         drainMs,
       };
     }
+    const cpuEnd = await cpuOf();
+    const alerts = delivery ? delivery.delivered : r.acked;
+    const perAlert = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || alerts === 0 ? undefined : ((b - a) * 1000) / alerts);
+    const cpu: ScenarioResult['cpu'] = {
+      alerts,
+      per: delivery ? 'delivered' : 'acked',
+      collectorMs: perAlert(cpuStart.collector, cpuEnd.collector),
+      workersMs: workers.map((_, i) => perAlert(cpuStart.workers[i], cpuEnd.workers[i])),
+      redisMs: perAlert(cpuStart.redis, cpuEnd.redis),
+      redisShared: !redis.child,
+    };
     const memory: ScenarioResult['memory'] = {
       collector: memoryOf(collector.child.pid),
       workers: workers.map((w) => memoryOf(w.child.pid)),
@@ -187,6 +212,7 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
       load: r,
       delivery,
       backlog: { waitingJobs, byQueue: backlog },
+      cpu,
       memory,
     };
     results.push(result);
@@ -250,6 +276,8 @@ async function main(): Promise<void> {
     await falconet({ name: 'single-1', description: '1 node serial, collector only', outputs: singleOut, workers: 0, nodes: 1, durationMs: D.single });
   if (want('e2e-500'))
     await falconet({ name: 'e2e-500', description: '500 alerts/s open loop, 64 nodes, collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e });
+  if (want('idle-1'))
+    await falconet({ name: 'idle-1', description: '1 alert at a time on an idle pipeline (5/s, 1 node), collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 1, rate: 5, warmupRate: 200, durationMs: quick ? 6_000 : 12_000 });
   let base64b: ScenarioResult | undefined;
   if (!quick) {
     if (want('e2e-5000'))

@@ -2,6 +2,7 @@
 // Falco nodes produce at low load), starts one worker process from dist/, and measures how fast it
 // drains them to a local webhook sink and how much CPU the worker used per alert.
 //   node --import tsx bench/worker-drain.ts [--alerts=5000] [--batch=1] [--outputs=1]
+//   BENCH_DIRECT=0: every alert through its delivery queue (router.directDelivery: false)
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -36,7 +37,7 @@ const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
 const dir = mkdtempSync(join(tmpdir(), 'falconet-drain-'));
 const config = join(dir, 'falconet.yaml');
 const outs = Array.from({ length: outputs }, (_, i) => `  o${i}: { type: webhook, url: "${sinkUrl}/o${i}", concurrency: 8 }`).join('\n');
-writeFileSync(config, `redis: { url: "${redisUrl}", prefix: ${prefix} }\ndedup: { window: 0 }\nworker: { metricsPort: 0 }\nlog: { level: warn }\noutputs:\n${outs}\nroutes:\n  - outputs: [${Array.from({ length: outputs }, (_, i) => `o${i}`).join(', ')}]\n`);
+writeFileSync(config, `redis: { url: "${redisUrl}", prefix: ${prefix} }\ndedup: { window: 0 }\n${process.env.BENCH_DIRECT === '0' ? 'router: { directDelivery: false }\n' : ''}worker: { metricsPort: 0 }\nlog: { level: warn }\noutputs:\n${outs}\nroutes:\n  - outputs: [${Array.from({ length: outputs }, (_, i) => `o${i}`).join(', ')}]\n`);
 
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
 const ingest = new Queue('ingest', { connection: redis, prefix });

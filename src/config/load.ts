@@ -49,7 +49,7 @@ export interface FalconetConfig {
   minimumPriority: Priority;
   customFields: Record<string, string>;
   dedup: { window: number };
-  router: { concurrency: number };
+  router: { concurrency: number; directDelivery: boolean };
   worker: { lockDuration: number; stalledInterval: number; maxStalledCount: number; metricsPort: number };
   spool: { dir: string; maxBytes: number; deadline: number };
   outputs: Record<string, OutputInstance>;

@@ -159,8 +159,13 @@ export const rootSchema = z.strictObject({
     .strictObject({
       /** Ingest jobs one worker process works on at once. */
       concurrency: z.number().int().min(1).max(4096).default(256),
+      /**
+       * Unbatched outputs without a rate limit get each alert's first send straight from the router
+       * when a send slot is free; the delivery queue takes retries and whatever finds no slot.
+       */
+      directDelivery: z.boolean().default(true),
     })
-    .default({ concurrency: 256 }),
+    .default({ concurrency: 256, directDelivery: true }),
   /** Named output instances; each `type` is one folder of outputs/. Validated per type. */
   outputs: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'output names use letters, digits, - and _'), z.unknown()),
   routes: z.array(routeSchema).min(1),

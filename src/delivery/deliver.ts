@@ -1,16 +1,18 @@
 import type { Job } from 'bullmq';
+import type { Alert } from '../alert/alert.js';
 import type { Logger } from 'pino';
 import type { OutputInstance } from '../config/load.js';
 import type { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryJobData } from '../queue/names.js';
 import type { Output } from '../../outputs/types.js';
-import { classifyAttempt, type Outcome } from './stages/classify.js';
+import { classifyAttempt, type JobHistory, type Outcome } from './stages/classify.js';
 import { createDeadLetterStage } from './stages/dead-letter.js';
 import { createIsolateStage } from './stages/isolate.js';
 import { createRecordStage } from './stages/record.js';
 import { createSendStage } from './stages/send.js';
 import { withCustomFields } from './stages/custom-fields.js';
+import type { SendSlots } from './slots.js';
 
 export interface DeliverDeps {
   output: Output;
@@ -23,9 +25,32 @@ export interface DeliverDeps {
   /** Thrown to put the job back without spending an attempt while the queue is paused. */
   rateLimitError(): Error;
   shutdown: AbortSignal;
+  /** The output's concurrency in this process, shared with the router's first attempts. */
+  slots?: SendSlots;
   now?: () => number;
   /** Told each send's outcome with the job's alert texts (the UI's delivery status, src/ui/record.ts); must not throw. */
   onOutcome?: (texts: readonly string[], outcome: Outcome) => void;
+}
+
+/** One send of some alerts through the chain up to settle: send → isolate → classify → dead-letter → record. */
+export type DeliveryAttempt = (texts: string[], history: JobHistory, jobId: string | undefined, parsed?: Alert[]) => Promise<Outcome>;
+
+export function createDeliveryAttempt(deps: Omit<DeliverDeps, 'pause' | 'rateLimitError' | 'slots'>): DeliveryAttempt {
+  const { instance } = deps;
+  const now = deps.now ?? Date.now;
+  const send = createSendStage(withCustomFields(deps.output, instance.config.customFields), instance.config.timeout, deps.shutdown, now);
+  const isolate = createIsolateStage(send);
+  const deadLetter = createDeadLetterStage(deps.deadLetters, instance.name, now);
+  const record = createRecordStage(deps.metrics, deps.logger, instance.name);
+  const budget = { maxDuration: instance.config.retry.maxDuration, maxRetryAfter: instance.config.retry.maxRetryAfter };
+  return async (texts, history, jobId, parsed) => {
+    const attempt = await isolate(await send(texts, parsed));
+    const outcome = classifyAttempt(attempt, history, budget, now());
+    await deadLetter(outcome);
+    record(outcome, jobId, texts);
+    deps.onOutcome?.(texts, outcome);
+    return outcome;
+  };
 }
 
 /**
@@ -55,25 +80,23 @@ export interface DeliverDeps {
 export function createDeliveryProcessor(deps: DeliverDeps) {
   const { instance } = deps;
   const now = deps.now ?? Date.now;
-  const send = createSendStage(withCustomFields(deps.output, instance.config.customFields), instance.config.timeout, deps.shutdown, now);
-  const isolate = createIsolateStage(send);
-  const deadLetter = createDeadLetterStage(deps.deadLetters, instance.name, now);
-  const record = createRecordStage(deps.metrics, deps.logger, instance.name);
-  const budget = { maxDuration: instance.config.retry.maxDuration, maxRetryAfter: instance.config.retry.maxRetryAfter };
+  const attempt = createDeliveryAttempt(deps);
 
   return async (job: Job<DeliveryJobData>): Promise<void> => {
     if (job.data.rejected) return legacyDeadLetter(job);
-    const attempt = await isolate(await send(job.data.alerts));
     const history = {
       attemptsMade: job.attemptsMade,
       attempts: job.opts.attempts ?? 1,
       firstAttemptAt: job.data.firstAttemptAt,
       sends: job.data.sends ?? 0,
     };
-    const outcome = classifyAttempt(attempt, history, budget, now());
-    await deadLetter(outcome);
-    record(outcome, job.id, job.data.alerts);
-    deps.onOutcome?.(job.data.alerts, outcome);
+    await deps.slots?.acquire();
+    let outcome: Outcome;
+    try {
+      outcome = await attempt(job.data.alerts, history, job.id);
+    } finally {
+      deps.slots?.release();
+    }
     await settle(job, outcome);
   };
 

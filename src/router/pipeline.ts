@@ -9,6 +9,7 @@ import { createDedupStage } from './stages/dedup.js';
 import { createEnrichStage } from './stages/enrich.js';
 import { Fanout, type DispatchContext } from './stages/fanout.js';
 import { DeadLetterStore } from '../dlq/store.js';
+import type { DirectSender } from '../delivery/direct.js';
 import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
@@ -23,7 +24,7 @@ import { StatusWriter, storeRouted } from '../ui/record.js';
  */
 export function createRouterPipeline(
   config: FalconetConfig,
-  deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics },
+  deps: { redis: Redis; queueFor: (output: string) => Queue<DeliveryJobData>; metrics: Metrics; direct?: (output: string) => DirectSender | undefined },
 ) {
   // Per-alert isolation: a poison alert goes to the dead letters, the rest of the job goes on.
   const normalise = createNormaliseStage(new DeadLetterStore(deps.redis, { prefix: config.redis.prefix, ...config.dlq }), deps.metrics);
@@ -40,6 +41,7 @@ export function createRouterPipeline(
     prefix: config.redis.prefix,
     onSuppressed: (output, reason, n) => suppressed.inc({ stage: reason, output }, n),
     onFolded: uiFolded && ((output, alerts) => uiFolded.suppressed(output, alerts.map((a) => a.id))),
+    direct: deps.direct,
   });
 
   return {

@@ -2,13 +2,16 @@ import { setMaxListeners } from 'node:events';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { FalconetConfig, OutputInstance } from '../config/load.js';
-import { createDeliveryProcessor } from '../delivery/deliver.js';
+import { createDeliveryAttempt, createDeliveryProcessor } from '../delivery/deliver.js';
+import { DirectSender } from '../delivery/direct.js';
+import { SendSlots } from '../delivery/slots.js';
+import type { Outcome } from '../delivery/stages/classify.js';
 import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore, ROUTER_OUTPUT } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { describeRedis, redisErrorHandler, reportLoginFailures, untilRedisAnswers, workerConnection } from '../queue/connection.js';
 import { checkDurability } from '../queue/durability.js';
-import { jitterBackoff } from '../queue/job-options.js';
+import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
 import { startDigestFlusher } from '../noise/flusher.js';
 import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
 import { createRouterPipeline } from '../router/pipeline.js';
@@ -91,7 +94,11 @@ export async function startWorker(
     const counts = await Promise.all([...queues.values()].map((q) => q.getWaitingCount()));
     return counts.reduce((a, b) => a + b, 0);
   });
-  let pipeline = createRouterPipeline(config, { redis, queueFor, metrics });
+  // First attempts from the router (src/delivery/direct.ts): filled by startDelivery below, which
+  // runs before the router's first job can arrive (that takes a Redis round trip).
+  const directSenders = new Map<string, DirectSender>();
+  const direct = (name: string) => directSenders.get(name);
+  let pipeline = createRouterPipeline(config, { redis, queueFor, metrics, direct });
   const running = new Map<string, Promise<void>>();
   // Ingest jobs running per pipeline: a pipeline replaced by a reload is flushed until its last job finished.
   const generations = new Map<typeof pipeline, number>();
@@ -159,18 +166,26 @@ export async function startWorker(
     const http = createHttpClient({ tls: cfg.tls, connections: instance.config.concurrency * 2 });
     const output = instance.definition.create(instance.config, { name: instance.name, logger: olog, http });
     const queue = queueFor(instance.name);
-    const processor = createDeliveryProcessor({
+    const slots = new SendSlots(instance.config.concurrency);
+    const chain = {
       output,
       instance,
       metrics,
       logger: olog,
-      pause: (ms) => queue.rateLimit(ms),
-      rateLimitError: () => Worker.RateLimitError(),
       // Dead letters live in src/dlq, apart from the live queue (its limiter, pauses, retention).
       deadLetters,
       shutdown: shutdown.signal,
-      onOutcome: uiStatus && ((texts, outcome) => uiStatus.record(instance.name, texts, outcome)),
-    });
+      onOutcome: uiStatus && ((texts: readonly string[], outcome: Outcome) => uiStatus.record(instance.name, texts, outcome)),
+    };
+    const pause = (ms: number) => queue.rateLimit(ms);
+    const processor = createDeliveryProcessor({ ...chain, pause, rateLimitError: () => Worker.RateLimitError(), slots });
+    // A reload may make an output ineligible (a rateLimit added): then it has no first-attempt sender.
+    if (config.router.directDelivery && DirectSender.eligible(instance)) {
+      const attempt = createDeliveryAttempt(chain);
+      directSenders.set(instance.name, new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause }));
+    } else {
+      directSenders.delete(instance.name);
+    }
     const { retry, rateLimit } = instance.config;
     const worker = new Worker<DeliveryJobData>(deliveryQueueName(instance.name), processor, {
       connection: redis,
@@ -243,7 +258,7 @@ export async function startWorker(
     for (const name of [...plan.added, ...plan.changed]) addQueue(name);
     // Routing first: new ingest jobs reach added outputs at once (their jobs wait until the worker below starts).
     const old = pipeline;
-    pipeline = createRouterPipeline(next, { redis, queueFor, metrics });
+    pipeline = createRouterPipeline(next, { redis, queueFor, metrics, direct });
     const oldDigests = digests;
     digests = startDigestFlusher(next, { redis, queueFor, metrics, log });
     current = next;
@@ -272,6 +287,7 @@ export async function startWorker(
     for (const name of plan.removed) {
       draining.set(name, deliveries.get(name)!);
       deliveries.delete(name);
+      directSenders.delete(name);
       void drain(name);
     }
     return plan;

@@ -49,8 +49,10 @@ describe('delivery failures', () => {
     for (const r of rules) {
       expect(answered.filter((x) => x.rule === r).map((x) => x.status), r).toEqual([500, 200]);
     }
+    // The first send was the router's own (src/delivery/direct.ts); the retry went through the
+    // queue as a job that remembers that send and has one attempt fewer.
     const jobs = await q.getCompleted();
-    expect(jobs.map((j) => j.attemptsMade).sort()).toEqual([2, 2, 2]);
+    expect(jobs.map((j) => [j.attemptsMade, j.opts.attempts, j.data.sends])).toEqual([[1, 4, 1], [1, 4, 1], [1, 4, 1]]);
   });
 
   it('a 400 dead-letters the alert with the reason, at once, and another output is unaffected', async () => {
@@ -80,10 +82,9 @@ describe('delivery failures', () => {
     expect(JSON.parse(letters[0]!.alert).rule).toBe('rejected');
     // Not retried: one request only, even though 5 attempts were allowed.
     expect(bad.requests).toHaveLength(1);
-    // The dead letter left the live queue: its job completed, nothing failed or waits.
+    // The dead letter is not in the live queue: its first (router) send settled it, nothing failed or waits.
     const q = pipeline.queue('bad');
-    await waitFor(async () => (await q.getJobCounts('completed')).completed === 1, { what: 'the job settled' });
-    expect(await q.getJobCounts('failed', 'waiting', 'delayed')).toEqual({ failed: 0, waiting: 0, delayed: 0 });
+    expect(await q.getJobCounts('failed', 'waiting', 'delayed', 'active')).toEqual({ failed: 0, waiting: 0, delayed: 0, active: 0 });
     await waitFor(() => good.requests.length === 1, { what: 'the good output delivered' });
     expect(ruleOf(good.requests[0]!)).toBe('rejected');
     // And the bad output keeps trying new alerts (it is not stopped by a dead letter).

@@ -22,13 +22,14 @@ export interface SendAttempt {
  * the output's timeout or at shutdown. Never throws: every outcome is data for the classify stage.
  */
 export function createSendStage(output: Output, timeoutMs: number, shutdown: AbortSignal, now: () => number = Date.now) {
-  return async (texts: string[]): Promise<SendAttempt> => {
+  /** `parsed`: the alerts of `texts` when the caller has them already (the router's first attempt). */
+  return async (texts: string[], parsed?: Alert[]): Promise<SendAttempt> => {
     const startedAt = now();
     const started = performance.now();
     let alerts: Alert[] = [];
     const deadline = sendDeadline(timeoutMs, shutdown);
     try {
-      alerts = texts.map((text) => parseJson(text) as unknown as Alert);
+      alerts = parsed ?? texts.map((text) => parseJson(text) as unknown as Alert);
       const result = await output.send(alerts, { signal: deadline.signal });
       return { texts, alerts, startedAt, seconds: (performance.now() - started) / 1000, result, failed: false };
     } catch (error) {

@@ -3,6 +3,14 @@ import type { RedisClient as Redis } from '../../queue/connection.js';
 /** A ledger outlives its ingest job this long at most (when the completion clean-up was missed). */
 export const LEDGER_TTL_MS = 24 * 3600 * 1000;
 
+/** KEYS[1] the ledger; ARGV[1] its TTL in ms; ARGV[2..] fields recorded (value 1). */
+const ADD_SCRIPT = `
+for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], 1) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return #ARGV - 1`;
+
+type LedgerRedis = Redis & { falconetLedgerAdd(key: string, ttlMs: number, ...fields: string[]): Promise<number> };
+
 /**
  * What one ingest job has already put in a batch or folded into a digest, so that a retried or
  * stalled job queues only the rest: a batched output would otherwise store a second copy (its
@@ -14,7 +22,9 @@ export class FanoutLedger {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    if (!('falconetLedgerAdd' in redis)) redis.defineCommand('falconetLedgerAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+  }
 
   key(jobId: string): string {
     return `${this.prefix}:fanout:${jobId}`;
@@ -30,6 +40,14 @@ export class FanoutLedger {
   /** Records queued alerts: `fieldsByKey` maps a ledger key to its new fields (one round trip). */
   async record(fieldsByKey: ReadonlyMap<string, string[]>): Promise<void> {
     if (fieldsByKey.size === 0) return;
+    if (fieldsByKey.size === 1) {
+      // The common case (one ingest job, e.g. each first attempt sent from the router): one script
+      // call, one write, rather than an ioredis Pipeline (each copies every BullMQ script command
+      // onto itself) or two commands.
+      const [key, fields] = fieldsByKey.entries().next().value!;
+      await (this.redis as LedgerRedis).falconetLedgerAdd(key, LEDGER_TTL_MS, ...fields);
+      return;
+    }
     const multi = this.redis.pipeline();
     for (const [key, fields] of fieldsByKey) {
       multi.hset(key, Object.fromEntries(fields.map((f) => [f, 1])));

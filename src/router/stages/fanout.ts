@@ -9,6 +9,7 @@ import { noisePolicy, type NoisePolicy } from '../../noise/policy.js';
 import { StormControl, type FoldInput } from '../../noise/storm.js';
 import { deliveryJobOptions } from '../../queue/job-options.js';
 import type { DeliveryJobData } from '../../queue/names.js';
+import type { DirectItem, DirectSender } from '../../delivery/direct.js';
 import { FanoutLedger } from './fanout-ledger.js';
 
 interface Deferred {
@@ -57,6 +58,8 @@ export interface FanoutDeps {
   onSuppressed?(output: string, reason: SuppressionReason, count: number): void;
   /** The alerts storm control or overflow folded into a digest (or an earlier run handled), per output: the UI's status. */
   onFolded?(output: string, alerts: Alert[]): void;
+  /** The output's first-attempt sender (src/delivery/direct.ts), for outputs that may skip the queue. */
+  direct?(output: string): DirectSender | undefined;
 }
 
 /**
@@ -212,7 +215,9 @@ export class Fanout {
   private enqueue(name: string, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
     if (items.length === 0) return;
     const output = this.outputs[name]!;
-    if (output.batchSize === 1) waits.push(this.addSingles(name, items, ctx));
+    const direct = output.batchSize === 1 ? this.deps.direct?.(name) : undefined;
+    if (direct) waits.push(this.sendDirect(direct, items, ctx));
+    else if (output.batchSize === 1) waits.push(this.addSingles(name, items, ctx));
     else this.buffer(output, items, ctx, waits);
   }
 
@@ -225,6 +230,20 @@ export class Fanout {
     const adds: Array<Promise<unknown>> = [];
     for (let i = 0; i < jobs.length; i += MAX_JOBS_PER_ADD) adds.push(this.queueFor(name).addBulk(jobs.slice(i, i + MAX_JOBS_PER_ADD)));
     await Promise.all(adds);
+  }
+
+  /**
+   * First attempts straight from the router. What was sent is recorded in the ledger (one write
+   * per ingest job and output), so a replay of the ingest job skips it; what was queued unsent
+   * has its delivery job, which skipQueued finds as for any single-alert output.
+   */
+  private async sendDirect(direct: DirectSender, items: FoldInput[], ctx: DispatchContext): Promise<void> {
+    const byItem = new Map<DirectItem, FoldInput>();
+    for (const item of items) byItem.set({ jobId: this.singleJobId(ctx, item.alert), json: item.json, alert: item.alert }, item);
+    const { attempted } = await direct.deliver([...byItem.keys()]);
+    if (attempted.length === 0) return;
+    this.remember(ctx.jobId);
+    await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), attempted.map((d) => byItem.get(d)!.ledgerField)]]));
   }
 
   private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {

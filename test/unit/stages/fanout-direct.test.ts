@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Alert } from '../../../src/alert/alert.js';
+import type { DeliveryAttempt } from '../../../src/delivery/deliver.js';
+import { DirectSender } from '../../../src/delivery/direct.js';
+import { DeliveryError } from '../../../src/delivery/errors.js';
+import { SendSlots } from '../../../src/delivery/slots.js';
+import type { Outcome } from '../../../src/delivery/stages/classify.js';
+import { deliveryJobOptions } from '../../../src/queue/job-options.js';
+import { deliveryQueueName, type DeliveryJobData } from '../../../src/queue/names.js';
+import { Fanout, type DispatchContext } from '../../../src/router/stages/fanout.js';
+import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
+import { configOf, makeAlert } from './make-alert.js';
+
+let redis: Redis;
+let prefix: string;
+let queue: Queue<DeliveryJobData>;
+beforeEach(() => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  prefix = `fnt-direct-${randomUUID().slice(0, 8)}`;
+  queue = new Queue<DeliveryJobData>(deliveryQueueName('one'), { connection: redis, prefix });
+});
+afterEach(async () => {
+  await queue.close();
+  redis.disconnect();
+  await deletePrefix(prefix);
+});
+
+const config = () =>
+  configOf({
+    outputs: { one: { type: 'webhook', url: 'http://127.0.0.1:9/one', concurrency: 2, retry: { attempts: 5, backoff: '1s' } }, limited: { type: 'webhook', url: 'http://127.0.0.1:9/l', rateLimit: { max: 1, per: '1s' } } },
+    routes: [{ outputs: ['one'] }],
+  });
+
+const ctx = (jobId: string, alerts: Alert[], replay = false): DispatchContext => {
+  const refs = new Map(alerts.map((a, i) => [a, `${a.id}.${i}`]));
+  return { jobId, replay, refOf: (a) => refs.get(a)! };
+};
+
+/** The delivery chain as seen by the router: what each send's outcome is, and which alerts were sent. */
+function rig(answer: (text: string) => 'ok' | 'retry' | { pauseMs: number } = () => 'ok', hold?: Promise<void>) {
+  const sent: string[] = [];
+  const attempt: DeliveryAttempt = async (texts) => {
+    sent.push(...texts.map((t) => (JSON.parse(t) as { id: string }).id));
+    await hold;
+    const a = answer(texts[0]!);
+    const base: Outcome = { sent: 1, delivered: a === 'ok' ? 1 : 0, dead: [], firstAttemptAt: 1000, sends: 1, seconds: 0.001 };
+    if (a === 'ok') return base;
+    const error = new DeliveryError('HTTP 503', { retryable: true, reason: 'server_error', status: 503, ...(a === 'retry' ? {} : { retryAfterMs: a.pauseMs }) });
+    return { ...base, retry: { texts, error, pauseMs: a === 'retry' ? undefined : a.pauseMs } };
+  };
+  const instance = config().outputs.one!;
+  const slots = new SendSlots(instance.config.concurrency);
+  const direct = new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause: (ms) => queue.rateLimit(ms) });
+  const counted: Array<[string, string, number]> = [];
+  const fanout = new Fanout(config().outputs, () => queue, 100, { redis, prefix, direct: (n) => (n === 'one' ? direct : undefined), onSuppressed: (o, r, n) => counted.push([o, r, n]) });
+  return { sent, fanout, slots, counted };
+}
+
+const jobsIn = async () => (await queue.getJobs(['waiting', 'delayed', 'active', 'completed'])).map((j) => ({ id: j.id, data: j.data, attempts: j.opts.attempts, delay: j.opts.delay }));
+
+describe('first attempt from the router (real Redis, real BullMQ queue)', () => {
+  it('a delivered alert costs no delivery job; a replay of its ingest job sends it no second time', async () => {
+    const { sent, fanout, counted } = rig();
+    const alerts = [makeAlert({ id: 'd1' }), makeAlert({ id: 'd2' })];
+    await fanout.dispatch(new Map([['one', alerts]]), ctx('7', alerts));
+    expect(sent.sort()).toEqual(['d1', 'd2']);
+    expect(await jobsIn()).toEqual([]);
+    const again = alerts.map((a) => ({ ...a }));
+    await fanout.dispatch(new Map([['one', again]]), ctx('7', again, true));
+    expect(sent).toHaveLength(2);
+    expect(counted).toEqual([['one', 'replay', 2]]);
+  });
+
+  it('no free slot: the alert is queued unsent, with its usual job id, and a replay does not queue it again', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const { sent, fanout } = rig(() => 'ok', hold);
+    const alerts = [makeAlert({ id: 's1' }), makeAlert({ id: 's2' }), makeAlert({ id: 's3' })];
+    const dispatched = fanout.dispatch(new Map([['one', alerts]]), ctx('8', alerts));
+    // concurrency 2: two are sent (held), the third goes to the queue.
+    await expect.poll(async () => (await jobsIn()).map((j) => j.id)).toEqual(['8-s3.2']);
+    expect(sent.sort()).toEqual(['s1', 's2']);
+    release();
+    await dispatched;
+    const again = alerts.map((a) => ({ ...a }));
+    await fanout.dispatch(new Map([['one', again]]), ctx('8', again, true));
+    expect(sent).toHaveLength(2);
+    expect(await jobsIn()).toHaveLength(1);
+  });
+
+  it('a retryable failure becomes a delayed delivery job holding the history, one attempt fewer', async () => {
+    const { sent, fanout } = rig(() => 'retry');
+    const a = makeAlert({ id: 'r1' });
+    await fanout.dispatch(new Map([['one', [a]]]), ctx('9', [a]));
+    expect(sent).toEqual(['r1']);
+    const [job, ...rest] = await jobsIn();
+    expect(rest).toEqual([]);
+    expect(job).toMatchObject({ id: '9-r1.0', attempts: 4, data: { firstAttemptAt: 1000, sends: 1 } });
+    expect(job!.delay).toBeLessThanOrEqual(1000);
+    expect(JSON.parse(job!.data.alerts[0]!).id).toBe('r1');
+  });
+
+  it('a paused output (Retry-After, set by any worker) gets nothing directly; a Retry-After answer pauses it and queues the alert', async () => {
+    const { sent, fanout } = rig(() => ({ pauseMs: 5000 }));
+    const first = makeAlert({ id: 'p1' });
+    await fanout.dispatch(new Map([['one', [first]]]), ctx('10', [first]));
+    expect(sent).toEqual(['p1']);
+    expect(await queue.getRateLimitTtl()).toBeGreaterThan(3000);
+    // The pause holds in Redis: the next alert is queued unsent.
+    const second = makeAlert({ id: 'p2' });
+    await fanout.dispatch(new Map([['one', [second]]]), ctx('11', [second]));
+    expect(sent).toEqual(['p1']);
+    const jobs = await jobsIn();
+    expect(jobs.map((j) => j.id).sort()).toEqual(['10-p1.0', '11-p2.0']);
+    // A pause is not an attempt: the paused alert's job keeps all five.
+    expect(jobs.find((j) => j.id === '10-p1.0')).toMatchObject({ attempts: 5, data: { sends: 1 } });
+  });
+
+  it('only unbatched outputs without a rate limit send first attempts from the router', () => {
+    const outputs = configOf({
+      outputs: { one: { type: 'webhook', url: 'http://127.0.0.1:9/a' }, limited: { type: 'webhook', url: 'http://127.0.0.1:9/l', rateLimit: { max: 1, per: '1s' } }, batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', batch: { size: 10 } }, slack: { type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T/B/x' } },
+      routes: [{ outputs: ['one'] }],
+    }).outputs;
+    expect(Object.fromEntries(Object.entries(outputs).map(([n, i]) => [n, DirectSender.eligible(i)]))).toEqual({ one: true, limited: false, batched: false, slack: false });
+  });
+});
+
+describe('send slots', () => {
+  it('a freed slot goes to a waiting job before any first attempt', async () => {
+    const slots = new SendSlots(1);
+    expect(slots.tryAcquire()).toBe(true);
+    let got = false;
+    const waiting = slots.acquire().then(() => (got = true));
+    expect(slots.tryAcquire()).toBe(false);
+    slots.release();
+    await waiting;
+    expect(got).toBe(true);
+    expect(slots.tryAcquire()).toBe(false);
+    slots.release();
+    expect(slots.tryAcquire()).toBe(true);
+  });
+});
