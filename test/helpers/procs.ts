@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { REDIS_URL } from './harness.js';
+import { afterAll, afterEach } from 'vitest';
+import type { CaptureServer } from './capture-server.js';
+import { REDIS_URL, deletePrefix } from './harness.js';
 import { waitFor } from './wait.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,4 +54,29 @@ export async function stopProcs(procs: Proc[]): Promise<void> {
     if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await p.exit;
   }
+}
+
+/**
+ * What a test file of child processes starts, stopped after each test: the processes, the capture
+ * servers and the Redis keys of the prefix it took; its temp dir goes after the file.
+ */
+export function useProcessRig(name: string) {
+  const tmp = mkdtempSync(join(tmpdir(), `falconet-${name}-`));
+  const procs: Proc[] = [];
+  const captures: CaptureServer[] = [];
+  let prefix: string | undefined;
+  afterEach(async () => {
+    await stopProcs(procs);
+    for (const c of captures.splice(0)) await c.stop();
+    if (prefix) await deletePrefix(prefix);
+    prefix = undefined;
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  return {
+    tmp,
+    procs,
+    captures,
+    /** A unique Redis prefix for this test, deleted after it. */
+    newPrefix: (): string => (prefix = `fnt-${randomUUID().slice(0, 8)}`),
+  };
 }

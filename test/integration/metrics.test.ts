@@ -1,27 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
 import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
-import { REDIS_URL, deletePrefix } from '../helpers/harness.js';
-import { falconetProcess, stopProcs, writeYaml, type Proc } from '../helpers/procs.js';
+import { REDIS_URL } from '../helpers/harness.js';
+import { falconetProcess, useProcessRig, writeYaml } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'falconet-metrics-'));
-const procs: Proc[] = [];
-const captures: CaptureServer[] = [];
-let prefix: string | undefined;
-
-afterEach(async () => {
-  await stopProcs(procs);
-  for (const c of captures.splice(0)) await c.stop();
-  if (prefix) await deletePrefix(prefix);
-  prefix = undefined;
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const { tmp, procs, captures, newPrefix } = useProcessRig('metrics');
 
 const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
 
@@ -55,7 +41,7 @@ describe('metrics of real collector and worker processes', () => {
     captures.push(es, sink);
     es.respondWith((req) => bulkAnswer(req, true));
     es.fallback = (req) => bulkAnswer(req, false);
-    prefix = `fnt-${randomUUID().slice(0, 8)}`;
+    const prefix = newPrefix();
     const path = writeYaml(tmp, {
       listen: { host: '127.0.0.1', port: 0 },
       redis: { url: REDIS_URL, prefix, embedded: false },

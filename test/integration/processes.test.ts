@@ -1,14 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { buildConfig } from '../../src/config/load.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
@@ -16,16 +13,10 @@ import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
 import { REDIS_URL, deletePrefix, startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { falconetProcess, stopProcs, writeYaml, type Proc } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'falconet-proc-'));
-
-interface Proc {
-  child: ChildProcess;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
 
 const procs: Proc[] = [];
 let pipeline: Pipeline | undefined;
@@ -34,10 +25,7 @@ let capture: CaptureServer | undefined;
 let prefix: string | undefined;
 
 afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-    await p.exit;
-  }
+  await stopProcs(procs);
   await worker?.stop();
   await pipeline?.stop();
   await capture?.stop();
@@ -46,26 +34,8 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** `falconet <command> --config file` as a real child process (node + tsx loader: signals reach it directly). */
-function falconet(command: string, configPath: string): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', command, '--config', configPath], {
-    cwd: root,
-    env: { ...process.env, REDIS_URL },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc = { child, stderr: () => err, exit };
-  procs.push(proc);
-  return proc;
-}
-
-function writeConfig(doc: Record<string, unknown>): string {
-  const path = join(tmp, `${randomUUID().slice(0, 8)}.yaml`);
-  writeFileSync(path, stringify(doc));
-  return path;
-}
+const falconet = (command: string, configPath: string): Proc => falconetProcess(command, configPath, procs);
+const writeConfig = (doc: Record<string, unknown>): string => writeYaml(tmp, doc);
 
 const alert = (over: Record<string, unknown>) =>
   JSON.stringify({ rule: 'Terminal shell in container', priority: 'Warning', hostname: 'node-1', time: '2025-06-12T08:00:00Z', output_fields: { 'container.id': 'c1', 'proc.cmdline': 'bash' }, ...over });

@@ -1,26 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
-import { REDIS_URL, deletePrefix } from '../helpers/harness.js';
-import { falconetProcess, stopProcs, writeYaml, type Proc } from '../helpers/procs.js';
+import { REDIS_URL } from '../helpers/harness.js';
+import { falconetProcess, useProcessRig, writeYaml } from '../helpers/procs.js';
 import { waitFor } from '../helpers/wait.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'falconet-reload-'));
-const procs: Proc[] = [];
-const captures: CaptureServer[] = [];
-let prefix: string | undefined;
-
-afterEach(async () => {
-  await stopProcs(procs);
-  for (const c of captures.splice(0)) await c.stop();
-  if (prefix) await deletePrefix(prefix);
-  prefix = undefined;
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const { tmp, procs, captures, newPrefix } = useProcessRig('reload');
 
 const seqOf = (body: string) => Number(/^seq (\d+)$/.exec((JSON.parse(body) as { output: string }).output)![1]);
 
@@ -29,7 +15,7 @@ describe('hot reload under steady traffic', () => {
     const a = await new CaptureServer().start();
     const b = await new CaptureServer().start();
     captures.push(a, b);
-    prefix = `fnt-${randomUUID().slice(0, 8)}`;
+    const prefix = newPrefix();
     const base = {
       listen: { host: '127.0.0.1', port: 0 },
       redis: { url: REDIS_URL, prefix, embedded: false },
