@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { AuthConfig } from '../config/schema.js';
-import { namespaceList, type Identity } from './identity.js';
+import { identityOf, type Identity } from './identity.js';
 
 type Subject = Record<string, string>;
 
@@ -26,14 +26,7 @@ export class ClientCertTable {
   constructor(certs: AuthConfig['clientCerts']) {
     this.entries = certs.map((c) => ({
       subject: parseSubject(c.subject),
-      identity: {
-        name: c.name ?? c.subject.replace(/\s+/g, ''),
-        kind: 'clientCert',
-        tenant: c.tenant,
-        cluster: c.cluster,
-        namespaces: c.namespaces ? namespaceList(c.namespaces) : undefined,
-        rateLimit: c.rateLimit,
-      },
+      identity: identityOf(c.name ?? c.subject.replace(/\s+/g, ''), 'clientCert', c),
     }));
   }
 

@@ -22,6 +22,22 @@ export interface NamespaceList {
   readonly shown: string;
 }
 
+/** The claims a token or client-certificate entry of `auth` makes, as its Identity. */
+export function identityOf(
+  name: string,
+  kind: Identity['kind'],
+  claims: { tenant?: string; cluster?: string; namespaces?: readonly string[]; rateLimit?: number },
+): Identity {
+  return {
+    name,
+    kind,
+    tenant: claims.tenant,
+    cluster: claims.cluster,
+    namespaces: claims.namespaces ? namespaceList(claims.namespaces) : undefined,
+    rateLimit: claims.rateLimit,
+  };
+}
+
 /** Names and "/regex/" patterns, compiled once. A regex is anchored by whoever writes it. */
 export function namespaceList(patterns: readonly string[]): NamespaceList {
   const names = new Set<string>();

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthConfig } from '../config/schema.js';
-import { namespaceList, type Identity } from './identity.js';
+import { identityOf, type Identity } from './identity.js';
 
 interface TokenEntry {
   digest: Buffer;
@@ -41,14 +41,7 @@ export class TokenTable {
   constructor(tokens: AuthConfig['tokens']) {
     this.entries = tokens.map((t) => ({
       digest: sha256(t.token),
-      identity: {
-        name: t.name,
-        kind: 'token',
-        tenant: t.tenant,
-        cluster: t.cluster,
-        namespaces: t.namespaces ? namespaceList(t.namespaces) : undefined,
-        rateLimit: t.rateLimit,
-      },
+      identity: identityOf(t.name, 'token', t),
     }));
   }
 
