@@ -1,16 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { getJson } from './api.js';
+// The API's answer type, from the server code (a type only: nothing of src/ is bundled).
+import type { Stats } from '../src/ui/stats.js';
 
-interface Stats {
-  stepMs: number;
-  total: number;
-  overTime: Array<{ t: number; counts: Record<string, number> }>;
-  byPriority: Record<string, number>;
-  topRules: Array<{ name: string; count: number }>;
-  bySource: Array<{ name: string; count: number }>;
-  byNamespace: Array<{ name: string; count: number }>;
-}
 
 const COLOURS: Record<string, string> = {
   Emergency: '#b00020', Alert: '#d32f2f', Critical: '#e64a19', Error: '#f57c00',
