@@ -1,4 +1,4 @@
-import type { OutputDefinition } from './types.js';
+import type { OutputDefinition } from './kit/types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
 import { lokiOutput } from './loki/index.js';
@@ -10,15 +10,15 @@ import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition<any>[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
 
-const BY_TYPE = new Map<string, OutputDefinition<any>>();
+const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {
   if (BY_TYPE.has(def.type)) throw new Error(`output type "${def.type}" is registered twice`);
   BY_TYPE.set(def.type, def);
 }
 
-export function outputDefinition(type: string): OutputDefinition<any> | undefined {
+export function outputDefinition(type: string): OutputDefinition | undefined {
   return BY_TYPE.get(type);
 }
 

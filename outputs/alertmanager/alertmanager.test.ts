@@ -2,17 +2,17 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alert/alert.js';
 import { parseOutputInstance } from '../../src/config/load.js';
-import { isDeliveryError } from '../../src/delivery/errors.js';
-import { createHttpClient } from '../../src/delivery/http-client.js';
+import { isDeliveryError } from '../kit/errors.js';
 import { normalise } from '../../src/router/stages/normalise.js';
 import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { alertmanagerOutput } from './index.js';
 import { digestFixture } from '../../test/helpers/digest-fixture.js';
-import { alertmanagerEndpoint, buildAlertmanagerAlert, buildAlertmanagerBody, sanitiseLabelName, type PostableAlert } from './payload.js';
+import { apiUrl } from '../kit/url.js';
+import { ALERTMANAGER_API_PATH, buildAlertmanagerAlert, buildAlertmanagerBody, sanitiseLabelName, type PostableAlert } from './payload.js';
 
 const GOLDEN_DIR = fileURLToPath(new URL('./golden/', import.meta.url));
 const DEFAULTS = { expiresAfter: 600_000, extraLabels: {}, severityMap: {}, labelFields: [] };
@@ -108,26 +108,29 @@ describe('alertmanager payload', () => {
   });
 
   it('appends /api/v2/alerts only to a URL without a path', () => {
-    expect(alertmanagerEndpoint('http://am:9093')).toBe('http://am:9093/api/v2/alerts');
-    expect(alertmanagerEndpoint('http://am:9093/')).toBe('http://am:9093/api/v2/alerts');
-    expect(alertmanagerEndpoint('https://proxy/am/api/v2/alerts')).toBe('https://proxy/am/api/v2/alerts');
+    const endpoint = (url: string) => apiUrl(url, ALERTMANAGER_API_PATH);
+    expect(endpoint('http://am:9093')).toBe('http://am:9093/api/v2/alerts');
+    expect(endpoint('http://am:9093/')).toBe('http://am:9093/api/v2/alerts');
+    expect(endpoint('https://proxy/am')).toBe('https://proxy/am/api/v2/alerts');
+    expect(endpoint('https://proxy/am/api/v2/alerts')).toBe('https://proxy/am/api/v2/alerts');
   });
 });
 
 describe('alertmanager send', () => {
   const servers: CaptureServer[] = [];
-  const http = createHttpClient();
+  const outputs: Array<{ close?(): Promise<void> }> = [];
   afterEach(async () => {
+    await Promise.all(outputs.splice(0).map((o) => o.close?.()));
     await Promise.all(servers.splice(0).map((s) => s.stop()));
   });
-  afterAll(() => http.close());
 
   async function setup(replicas: number, extra: Record<string, unknown> = {}) {
     for (let i = 0; i < replicas; i++) servers.push(await new CaptureServer().start());
     const logs: string[] = [];
     const logger = pino({ level: 'warn' }, new Writable({ write: (c, _e, cb) => (logs.push(String(c)), cb()) }));
-    const inst = parseOutputInstance('am', { type: 'alertmanager', urls: servers.map((s) => s.url), ...extra });
-    const output = alertmanagerOutput.create(inst.config as never, { name: 'am', logger, http });
+    const inst = parseOutputInstance('am', { type: 'alertmanager', urls: servers.map((s) => s.url), ...extra }, alertmanagerOutput);
+    const output = alertmanagerOutput.create(inst.config, { name: 'am', logger });
+    outputs.push(output);
     return { output, logs, signal: AbortSignal.timeout(5000) };
   }
 

@@ -1,7 +1,7 @@
 import type { Alert } from '../../src/alert/alert.js';
-import { classifyHttpStatus } from '../../src/delivery/classify.js';
-import type { HttpClient, HttpResponse } from '../../src/delivery/http-client.js';
-import { redactUrl } from '../../src/delivery/redact.js';
+import { classifyHttpStatus } from '../kit/classify.js';
+import type { HttpClient, HttpResponse } from '../kit/http-client.js';
+import { redactUrl } from '../kit/redact.js';
 
 /**
  * Alertmanager's own answer to a batch with invalid alerts (api/v2 postAlertsHandler, checked
@@ -32,13 +32,12 @@ export type ReplicaAnswer = { rejected: Map<Alert, string> };
 export async function postToReplica(
   http: HttpClient,
   url: string,
-  headers: Record<string, string>,
   alerts: Alert[],
   bodyOf: (alerts: Alert[]) => string,
   signal: AbortSignal,
 ): Promise<ReplicaAnswer> {
   const target = redactUrl(url);
-  const res = await http.request({ url, headers, body: bodyOf(alerts), signal });
+  const res = await http.request({ url, body: bodyOf(alerts), signal });
   const errors = validationErrors(res);
   if (errors === undefined) {
     classifyHttpStatus(res.status, res.headers, res.body, target);
@@ -49,7 +48,7 @@ export async function postToReplica(
   const rejected = new Map<Alert, string>();
   await Promise.all(
     alerts.map(async (alert) => {
-      const one = await http.request({ url, headers, body: bodyOf([alert]), signal });
+      const one = await http.request({ url, body: bodyOf([alert]), signal });
       const error = validationErrors(one);
       if (error !== undefined) rejected.set(alert, reasonFor(error));
       else classifyHttpStatus(one.status, one.headers, one.body, target);

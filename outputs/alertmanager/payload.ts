@@ -1,8 +1,8 @@
-import { DEFAULT_SEVERITY } from '../common.js';
+import { DEFAULT_SEVERITY } from '../kit/common.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { causeText, countsLine, digestOf, digestSummary } from '../../src/noise/digest.js';
+import { causeText, countsLine, digestOf, digestSummary } from '../../src/alert/digest.js';
 
 
 export interface AlertmanagerPayloadOptions {
@@ -112,9 +112,4 @@ export function buildAlertmanagerBody(alerts: Alert[], opts: AlertmanagerPayload
   return JSON.stringify(alerts.map((a) => buildAlertmanagerAlert(a, opts)));
 }
 
-/** `POST <url>/api/v2/alerts`: a URL with no path gets the API path; any other path is kept as given. */
-export function alertmanagerEndpoint(url: string): string {
-  const u = new URL(url);
-  if (u.pathname === '' || u.pathname === '/') u.pathname = '/api/v2/alerts';
-  return u.toString();
-}
+export const ALERTMANAGER_API_PATH = '/api/v2/alerts';

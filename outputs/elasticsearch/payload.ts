@@ -1,6 +1,6 @@
 import type { Alert } from '../../src/alert/alert.js';
 import { stringifyJson } from '../../src/alert/json.js';
-import type { SendResult } from '../types.js';
+import type { SendResult } from '../kit/types.js';
 
 export const DEFAULT_INDEX = 'falco-%Y.%m.%d';
 

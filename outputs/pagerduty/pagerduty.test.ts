@@ -2,11 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 import pino from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alert/alert.js';
 import { parseOutputInstance } from '../../src/config/load.js';
-import { isDeliveryError } from '../../src/delivery/errors.js';
-import { createHttpClient } from '../../src/delivery/http-client.js';
+import { isDeliveryError } from '../kit/errors.js';
 import { normalise } from '../../src/router/stages/normalise.js';
 import { CaptureServer } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
@@ -74,10 +73,11 @@ describe('pagerduty payload', () => {
   });
 
   it('resolves the region to its host: eu really posts to events.eu.pagerduty.com', () => {
-    const endpoint = (cfg: Record<string, unknown>) => pagerdutyEndpoint(parseOutputInstance('pd', { type: 'pagerduty', routingKey: 'k', ...cfg }).config as never);
+    const endpoint = (cfg: Record<string, unknown>) => pagerdutyEndpoint(parseOutputInstance('pd', { type: 'pagerduty', routingKey: 'k', ...cfg }, pagerdutyOutput).config);
     expect(endpoint({})).toBe('https://events.pagerduty.com/v2/enqueue');
     expect(endpoint({ region: 'eu' })).toBe('https://events.eu.pagerduty.com/v2/enqueue');
-    expect(endpoint({ region: 'eu', url: 'http://proxy:8080/pd' })).toBe('http://proxy:8080/pd');
+    expect(endpoint({ region: 'eu', url: 'http://proxy:8080/pd' })).toBe('http://proxy:8080/pd/v2/enqueue');
+    expect(endpoint({ url: 'http://proxy:8080/pd/v2/enqueue' })).toBe('http://proxy:8080/pd/v2/enqueue');
     expect(() => endpoint({ region: 'apac' })).toThrow();
   });
 
@@ -120,25 +120,28 @@ describe('pagerduty payload', () => {
 });
 
 describe('pagerduty send', () => {
-  const http = createHttpClient();
   let server: CaptureServer | undefined;
-  afterEach(async () => server?.stop());
-  afterAll(() => http.close());
+  let output: { close?(): Promise<void> } | undefined;
+  afterEach(async () => {
+    await output?.close?.();
+    await server?.stop();
+  });
 
   it('posts the event to the configured URL; errors never carry the routing key', async () => {
     server = await new CaptureServer().start();
-    const inst = parseOutputInstance('pd', { type: 'pagerduty', routingKey: ROUTING_KEY, url: `${server.url}/v2/enqueue` });
-    const output = pagerdutyOutput.create(inst.config as never, { name: 'pd', logger: pino({ level: 'silent' }), http });
+    const inst = parseOutputInstance('pd', { type: 'pagerduty', routingKey: ROUTING_KEY, url: `${server.url}/v2/enqueue` }, pagerdutyOutput);
+    const pd = pagerdutyOutput.create(inst.config, { name: 'pd', logger: pino({ level: 'silent' }) });
+    output = pd;
     const signal = AbortSignal.timeout(5000);
     server.respondWith({ status: 202, body: '{"status":"success"}' }, { status: 429 }, { status: 400, body: '{"status":"invalid event"}' });
     const alert = allFixtures()[8]!;
-    await output.send([alert], { signal });
+    await pd.send([alert], { signal });
     expect(server.requests[0]!.path).toBe('/v2/enqueue');
     expect(JSON.parse(server.requests[0]!.body)).toMatchObject({ routing_key: ROUTING_KEY, event_action: 'trigger' });
 
-    const limited = await output.send([alert], { signal }).catch((e: unknown) => e);
+    const limited = await pd.send([alert], { signal }).catch((e: unknown) => e);
     expect(isDeliveryError(limited) && limited.retryable && limited.retryAfterMs === undefined).toBe(true);
-    const invalid = await output.send([alert], { signal }).catch((e: unknown) => e);
+    const invalid = await pd.send([alert], { signal }).catch((e: unknown) => e);
     expect(isDeliveryError(invalid) && !invalid.retryable).toBe(true);
     for (const err of [limited, invalid]) expect(String((err as Error).message)).not.toContain(ROUTING_KEY);
   });

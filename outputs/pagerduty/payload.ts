@@ -1,18 +1,21 @@
-import { DEFAULT_SEVERITY, type Severity } from '../common.js';
+import { DEFAULT_SEVERITY, type Severity } from '../kit/common.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson, type JsonObject } from '../../src/alert/json.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { dedupKey } from '../../src/router/stages/dedup.js';
-import { digestOf, digestSummary } from '../../src/noise/digest.js';
+import { apiUrl } from '../kit/url.js';
+import { fieldsKey } from '../../src/alert/identity.js';
+import { digestOf, digestSummary } from '../../src/alert/digest.js';
 
 export type PagerDutySeverity = Severity;
 
 
 export const PD_HOSTS = { us: 'https://events.pagerduty.com', eu: 'https://events.eu.pagerduty.com' } as const;
 
-/** Where events go: the override when set (proxies, tests), else the region's Events API v2 host. */
+export const PD_ENQUEUE_PATH = '/v2/enqueue';
+
+/** Where events go: the region's Events API v2 host, or `url` (a proxy, tests) by the kit's base-URL rule. */
 export function pagerdutyEndpoint(config: { region: keyof typeof PD_HOSTS; url?: string }): string {
-  return config.url ?? `${PD_HOSTS[config.region]}/v2/enqueue`;
+  return apiUrl(config.url ?? PD_HOSTS[config.region], PD_ENQUEUE_PATH);
 }
 
 /** PagerDuty's documented limits (Events API v2). */
@@ -61,7 +64,7 @@ function component(alert: Alert): string | undefined {
 
 /** Stable across repeats of "the same" alert so PagerDuty folds them into one incident. */
 export function pagerdutyDedupKey(alert: Alert, fields: readonly string[]): string {
-  return `falco:${dedupKey(alert, fields)}`.slice(0, DEDUP_KEY_MAX_CHARS);
+  return `falco:${fieldsKey(alert, fields)}`.slice(0, DEDUP_KEY_MAX_CHARS);
 }
 
 interface PagerDutyEvent {

@@ -1,8 +1,9 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, digestChatFields, truncate, type ChatField } from '../chat-fields.js';
-import { renderMessage, renderTitle } from '../template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
+import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
+import { mentionPrefix } from '../kit/options.js';
+import { renderMessage, renderTitle } from '../kit/template.js';
+import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
 
 /** Slack's limits (outputs.md §1.3). */
 export const SLACK_LIMITS = {
@@ -36,6 +37,8 @@ export interface SlackPayloadOptions {
   username?: string;
   title?: string;
   messageFormat?: string;
+  /** Written before the top-level text, which is what notifies. */
+  mentions?: readonly string[];
 }
 
 type TextObject = { type: 'plain_text' | 'mrkdwn'; text: string };
@@ -124,7 +127,7 @@ export function buildSlackMessage(alert: Alert, opts: SlackPayloadOptions): Slac
   if (omitted > 0) context.push(`${omitted} more fields not shown`);
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(context.join(' · '), SLACK_LIMITS.sectionText) }] });
 
-  const message: SlackMessage = { text: fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
+  const message: SlackMessage = { text: mentionPrefix(opts) + fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
   if (opts.channel) message.channel = opts.channel;
   if (opts.username) message.username = opts.username;
   return message;
@@ -147,7 +150,7 @@ export function buildSlackDigest(alert: Alert, info: DigestInfo, opts: SlackPayl
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn' as const, text: fieldText(f) })) },
     { type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`digest ${alert.id} · ${info.suppressed} alerts`, SLACK_LIMITS.sectionText) }] },
   ];
-  const message: SlackMessage = { text: fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
+  const message: SlackMessage = { text: mentionPrefix(opts) + fallback, attachments: [{ color: SLACK_COLORS[alert.priority], fallback, blocks }] };
   if (opts.channel) message.channel = opts.channel;
   if (opts.username) message.username = opts.username;
   return message;

@@ -2,10 +2,9 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alert/alert.js';
 import { parseOutputInstance } from '../../src/config/load.js';
-import { createHttpClient } from '../../src/delivery/http-client.js';
-import { DeliveryError } from '../../src/delivery/errors.js';
+import { DeliveryError } from '../kit/errors.js';
 import { normalise } from '../../src/router/stages/normalise.js';
-import { CaptureServer } from '../../test/helpers/capture-server.js';
+import { CaptureServer, exampleTarget } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { slackOutput } from './index.js';
 import { buildSlackMessage, SLACK_LIMITS, type SlackBlock, type SlackMessage } from './payload.js';
@@ -110,7 +109,7 @@ describe('Slack output', () => {
   });
 
   it('defaults to 1 message per second unless the instance sets rateLimit', () => {
-    const example = slackOutput.example!('https://hooks.slack.com');
+    const example = slackOutput.example!(exampleTarget('https://hooks.slack.com'));
     expect(parseOutputInstance('s', example).config.rateLimit).toEqual({ max: 1, per: 1000 });
     expect(parseOutputInstance('s', { ...example, rateLimit: { max: 5, per: '2s' } }).config.rateLimit).toEqual({ max: 5, per: 2000 });
   });
@@ -118,8 +117,8 @@ describe('Slack output', () => {
   it('posts through IncomingWebhook and turns a 429 into a retryable error carrying Retry-After', async () => {
     capture = await new CaptureServer().start();
     capture.respondWith({ status: 429, headers: { 'retry-after': '3' }, body: 'rate_limited' }, { status: 404, body: 'no_service' });
-    const config = parseOutputInstance('slack', slackOutput.example!(capture.url)).config;
-    const output = slackOutput.create(config as never, { name: 'slack', logger: pino({ level: 'silent' }), http: createHttpClient() });
+    const config = parseOutputInstance('slack', slackOutput.example!(capture.target()), slackOutput).config;
+    const output = slackOutput.create(config, { name: 'slack', logger: pino({ level: 'silent' }) });
     const signal = new AbortController().signal;
     const limited = await output.send([fixture(8)], { signal }).catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(DeliveryError);
@@ -129,6 +128,7 @@ describe('Slack output', () => {
     expect(String((gone as Error).message)).not.toContain('s3cr3t');
     await output.send([fixture(8)], { signal });
     expect(capture.requests).toHaveLength(3);
+    await output.close?.();
     expect(capture.requests[2]!.headers['content-type']).toBe('application/json');
     expect((JSON.parse(capture.requests[2]!.body) as SlackMessage).attachments[0].color).toBe('#5bffb5');
   });

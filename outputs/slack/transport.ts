@@ -5,10 +5,10 @@ import {
   type FetchFunction,
   type IncomingWebhookSendArguments,
 } from '@slack/webhook';
-import { classifyHttpStatus, networkError } from '../../src/delivery/classify.js';
-import { DeliveryError, isDeliveryError } from '../../src/delivery/errors.js';
-import type { HttpClient, HttpResponse } from '../../src/delivery/http-client.js';
-import { redactUrl } from '../../src/delivery/redact.js';
+import { classifyHttpStatus, networkError } from '../kit/classify.js';
+import { DeliveryError, isDeliveryError } from '../kit/errors.js';
+import type { HttpClient, HttpResponse } from '../kit/http-client.js';
+import { redactUrl } from '../kit/redact.js';
 
 /**
  * Posts one message through @slack/webhook's IncomingWebhook, with its fetch routed through the

@@ -1,12 +1,16 @@
 import { z } from 'zod';
-import { classifyHttpStatus } from '../../src/delivery/classify.js';
-import { redactUrl } from '../../src/delivery/redact.js';
-import type { OutputDefinition } from '../types.js';
+import { classifyHttpStatus } from '../kit/classify.js';
+import { defineOutput } from '../kit/define.js';
+import { httpClientFor } from '../kit/http-client.js';
+import { httpTransportOptions, httpUrl } from '../kit/options.js';
+import { apiUrl } from '../kit/url.js';
+import { redactUrl } from '../kit/redact.js';
 import { buildHecBody, hecPartialFailure } from './payload.js';
 
 const options = {
-  /** HEC base URL (https://splunk:8088); /services/collector/event is added when it has no path. */
-  url: z.url({ protocol: /^https?$/ }),
+  /** HEC base URL (https://splunk:8088, https://gw/splunk); events go to <url>/services/collector/event. */
+  url: httpUrl,
+  ...httpTransportOptions,
   /** The HEC token (a GUID). */
   token: z.string().min(1),
   /** Target index; the token's default index when unset. */
@@ -14,23 +18,24 @@ const options = {
   sourcetype: z.string().min(1).default('falco'),
 };
 
-/** The event endpoint, unless the URL already names one (e.g. /services/collector). */
-export function hecEndpoint(url: string): string {
-  const u = new URL(url);
-  if (u.pathname === '' || u.pathname === '/') u.pathname = '/services/collector/event';
-  return u.toString();
-}
+const HEC_EVENT_PATH = '/services/collector/event';
+/** Splunk documents the bare collector path as the same event endpoint. */
+const HEC_ALIASES = ['/services/collector'];
 
-export const splunkOutput: OutputDefinition<typeof options> = {
+export const splunkOutput = defineOutput({
   type: 'splunk',
   summary: 'Splunk HTTP Event Collector: batched JSON events with Falco time, host and indexed fields',
+  transport: 'http',
+  apiPath: HEC_EVENT_PATH,
+  apiPathAliases: HEC_ALIASES,
   options,
   batching: 'always',
   defaultBatch: { size: 100, interval: 1000 },
-  secretKeys: ['token'],
-  example: (baseUrl) => ({ type: 'splunk', url: baseUrl, token: '5e3c1f6a-s3cr3t-hec-token', index: 'security' }),
-  create(config, { http }) {
-    const url = hecEndpoint(config.url);
+  secretKeys: ['token', 'headers'],
+  example: ({ url }) => ({ type: 'splunk', url, token: '5e3c1f6a-s3cr3t-hec-token', index: 'security' }),
+  create(config) {
+    const http = httpClientFor(config);
+    const url = apiUrl(config.url, HEC_EVENT_PATH, HEC_ALIASES);
     const headers = { authorization: `Splunk ${config.token}` };
     return {
       async send(alerts, { signal }) {
@@ -40,6 +45,7 @@ export const splunkOutput: OutputDefinition<typeof options> = {
         if (partial) return partial;
         classifyHttpStatus(res.status, res.headers, res.body, redactUrl(url));
       },
+      close: () => http.close(),
     };
   },
-};
+});

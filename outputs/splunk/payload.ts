@@ -1,6 +1,6 @@
 import { alertNamespace, alertTimeNanos, type Alert } from '../../src/alert/alert.js';
 import { stringifyJson } from '../../src/alert/json.js';
-import type { SendResult } from '../types.js';
+import type { SendResult } from '../kit/types.js';
 
 export interface HecOptions {
   sourcetype: string;

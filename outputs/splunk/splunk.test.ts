@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expectGolden, goldenAlerts } from '../../test/helpers/golden.js';
-import { hecEndpoint } from './index.js';
+import { apiUrl } from '../kit/url.js';
+
+const hecEndpoint = (url: string) => apiUrl(url, '/services/collector/event', ['/services/collector']);
 import { buildHecBody, epochSeconds, hecPartialFailure } from './payload.js';
 
 const golden = (name: string) => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
@@ -43,8 +45,9 @@ describe('splunk HEC payload', () => {
     expect(hecPartialFailure(all, 400, JSON.stringify({ text: 'x', 'invalid-event-number': 99 }))).toBeUndefined();
   });
 
-  it('appends the event endpoint only to a bare base URL', () => {
+  it('appends the event endpoint unless the URL ends with it or its documented alias', () => {
     expect(hecEndpoint('https://splunk:8088')).toBe('https://splunk:8088/services/collector/event');
+    expect(hecEndpoint('https://gw/splunk')).toBe('https://gw/splunk/services/collector/event');
     expect(hecEndpoint('https://splunk:8088/services/collector')).toBe('https://splunk:8088/services/collector');
   });
 });

@@ -1,4 +1,4 @@
-import type { OutputDefinition } from '../types.js';
+import { defineOutput } from '../kit/define.js';
 import { stringifyJson } from '../../src/alert/json.js';
 
 const options = {};
@@ -6,9 +6,10 @@ const LINE_SEPARATORS = /[\u2028\u2029]/g;
 const escapeSeparator = (c: string) => (c === '\u2028' ? '\\u2028' : '\\u2029');
 
 /** One JSON line per alert on standard output: the default output, needing nothing. */
-export const stdoutOutput: OutputDefinition<typeof options> = {
+export const stdoutOutput = defineOutput({
   type: 'stdout',
   summary: 'print one JSON line per alert on standard output',
+  transport: 'local',
   options,
   batching: 'optional',
   create() {
@@ -22,4 +23,4 @@ export const stdoutOutput: OutputDefinition<typeof options> = {
       },
     };
   },
-};
+});

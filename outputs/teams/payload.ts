@@ -1,8 +1,8 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, digestChatFields, truncate, type ChatField } from '../chat-fields.js';
-import { renderMessage, renderTitle } from '../template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/noise/digest.js';
+import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
+import { renderMessage, renderTitle } from '../kit/template.js';
+import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
 
 /**
  * Teams rejects messages above 28 KB, and only in the flow's run history (the caller still gets

@@ -2,9 +2,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alert/alert.js';
 import { parseOutputInstance } from '../../src/config/load.js';
-import { createHttpClient } from '../../src/delivery/http-client.js';
 import { normalise } from '../../src/router/stages/normalise.js';
-import { CaptureServer } from '../../test/helpers/capture-server.js';
+import { CaptureServer, exampleTarget } from '../../test/helpers/capture-server.js';
 import { fixtureAlertLines } from '../../test/helpers/fixtures.js';
 import { teamsOutput } from './index.js';
 import { buildTeamsBody, TEAMS_MAX_BODY_BYTES } from './payload.js';
@@ -96,17 +95,18 @@ describe('Teams output', () => {
   });
 
   it('defaults to 4 requests per second', () => {
-    expect(parseOutputInstance('t', teamsOutput.example!('https://x.logic.azure.com')).config.rateLimit).toEqual({ max: 4, per: 1000 });
+    expect(parseOutputInstance('t', teamsOutput.example!(exampleTarget('https://x.logic.azure.com'))).config.rateLimit).toEqual({ max: 4, per: 1000 });
   });
 
   it('treats a legacy connector 200 that reports throttling as a retryable error', async () => {
     capture = await new CaptureServer().start();
     capture.respondWith({ status: 200, body: 'Microsoft Teams endpoint returned HTTP error 429 with ContextId …' }, { status: 200, body: '1' });
-    const config = parseOutputInstance('t', { ...teamsOutput.example!(capture.url), format: 'messagecard' }).config;
-    const output = teamsOutput.create(config as never, { name: 't', logger: pino({ level: 'silent' }), http: createHttpClient() });
+    const config = parseOutputInstance('t', { ...teamsOutput.example!(capture.target()), format: 'messagecard' }, teamsOutput).config;
+    const output = teamsOutput.create(config, { name: 't', logger: pino({ level: 'silent' }) });
     const signal = new AbortController().signal;
     await expect(output.send([fixture(8)], { signal })).rejects.toMatchObject({ retryable: true, reason: 'rate_limited' });
     await expect(output.send([fixture(8)], { signal })).resolves.toBeUndefined();
     expect((JSON.parse(capture.requests[1]!.body) as Record<string, unknown>)['@type']).toBe('MessageCard');
+    await output.close?.();
   });
 });

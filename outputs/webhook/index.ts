@@ -1,14 +1,13 @@
 import { z } from 'zod';
-import { basicAuth } from '../auth.js';
-import { tlsConfig } from '../common.js';
-import type { OutputDefinition } from '../types.js';
-import { buildWebhookBody, idempotencyKey, signBody, webhookContentType } from './payload.js';
+import { defineOutput } from '../kit/define.js';
+import { httpClientFor } from '../kit/http-client.js';
+import { httpOptions, mustacheTemplate } from '../kit/options.js';
+import { BODY_TEMPLATE_VOCABULARY, buildWebhookBody, idempotencyKey, signBody, webhookContentType } from './payload.js';
 
 const options = {
-  url: z.url({ protocol: /^https?$/ }),
+  /** url, headers (e.g. Authorization: "Bearer ${SIEM_TOKEN}"), auth, tls, proxy, gzip. */
+  ...httpOptions,
   method: z.enum(['POST', 'PUT']).default('POST'),
-  /** Extra request headers, e.g. Authorization: "Bearer ${SIEM_TOKEN}". */
-  headers: z.record(z.string(), z.string()).default({}),
   /** `json`: one object, or an array per batch. `ndjson`: one alert per line. */
   format: z.enum(['json', 'ndjson']).default('json'),
   /** HMAC-SHA256 signature of timestamp + "." + body, so the receiver can check the origin. */
@@ -19,42 +18,35 @@ const options = {
       timestampHeader: z.string().min(1).default('X-Falconet-Timestamp'),
     })
     .optional(),
-  auth: z
-    .union([z.strictObject({ username: z.string(), password: z.string() }), z.strictObject({ bearer: z.string().min(1) })])
-    .optional(),
-  /** Client certificate and CA for HTTPS receivers; applied by the worker's HTTP client. */
-  tls: tlsConfig.optional(),
-  /** Mustache template of the body, rendered per alert (see docs/outputs/webhook.md). */
-  bodyTemplate: z.string().min(1).optional(),
+  /** Mustache template of the body, rendered per alert, checked at load (see docs/outputs/webhook.md). */
+  bodyTemplate: mustacheTemplate(BODY_TEMPLATE_VOCABULARY).optional(),
 };
 
-export const webhookOutput: OutputDefinition<typeof options> = {
+export const webhookOutput = defineOutput({
   type: 'webhook',
   summary: 'POST (or PUT) each alert as JSON, or a JSON array / NDJSON per batch, to any HTTP endpoint; optional HMAC signing',
+  transport: 'http',
   options,
   batching: 'optional',
   secretKeys: ['url', 'headers', 'signing.secret', 'auth'],
-  example: (baseUrl) => ({
+  example: ({ url }) => ({
     type: 'webhook',
-    url: `${baseUrl}/ingest?token=s3cr3t-webhook-token`,
+    url: `${url}/ingest?token=s3cr3t-webhook-token`,
     headers: { 'X-Api-Key': 's3cr3t-header-key' },
     batch: { size: 100, interval: '1s' },
     signing: { secret: 's3cr3t-hmac-key' },
     auth: { bearer: 's3cr3t-bearer' },
   }),
-  create(config, { http }) {
+  create(config) {
+    const http = httpClientFor(config);
     const batched = config.batch !== undefined;
-    // Lower-cased so a user's "Content-Type" replaces ours instead of being sent twice.
-    const staticHeaders: Record<string, string> = { 'content-type': webhookContentType(config.format) };
-    for (const [name, value] of Object.entries(config.headers)) staticHeaders[name.toLowerCase()] = value;
-    if (config.auth) {
-      staticHeaders.authorization =
-        'bearer' in config.auth ? `Bearer ${config.auth.bearer}` : basicAuth(config.auth.username, config.auth.password);
-    }
+    // A Content-Type among the user's headers wins (the client sends those with every request).
+    const userContentType = Object.keys(config.headers).some((name) => name.toLowerCase() === 'content-type');
+    const contentType: Record<string, string> = userContentType ? {} : { 'content-type': webhookContentType(config.format) };
     return {
       async send(alerts, { signal }) {
         const body = buildWebhookBody(alerts, { batched, format: config.format, bodyTemplate: config.bodyTemplate });
-        const headers: Record<string, string> = { ...staticHeaders, 'idempotency-key': idempotencyKey(alerts) };
+        const headers: Record<string, string> = { ...contentType, 'idempotency-key': idempotencyKey(alerts) };
         if (config.signing) {
           const timestamp = String(Math.floor(Date.now() / 1000));
           headers[config.signing.timestampHeader] = timestamp;
@@ -62,6 +54,7 @@ export const webhookOutput: OutputDefinition<typeof options> = {
         }
         await http.send({ url: config.url, method: config.method, headers, body, signal });
       },
+      close: () => http.close(),
     };
   },
-};
+});

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import Mustache from 'mustache';
 import { alertNamespace, alertPod, type Alert } from '../../src/alert/alert.js';
 import { displayValue, stringifyJson, type JsonValue } from '../../src/alert/json.js';
+import type { TemplateVocabulary } from '../kit/template.js';
 
 export interface WebhookBodyOptions {
   /** A JSON array per request (the instance sets `batch`); otherwise the single alert object. */
@@ -26,6 +27,13 @@ export function buildWebhookBody(alerts: Alert[], opts: WebhookBodyOptions): str
   // A non-batching instance only ever gets one alert; an array keeps any surplus from being lost.
   return stringifyJson(opts.batched || alerts.length > 1 ? alerts : alerts[0]);
 }
+
+/** What a body template can name: the alert's keys, `fields.<key_with_underscores>`, `json`. */
+export const BODY_TEMPLATE_VOCABULARY: TemplateVocabulary = {
+  names: ['id', 'rule', 'priority', 'time', 'source', 'hostname', 'output', 'message', 'tags', 'output_fields', 'namespace', 'pod', 'fields', 'json'],
+  prefixes: ['fields.'],
+  hint: 'output fields are {{fields.k8s_ns_name}}: dots become underscores',
+};
 
 export function webhookContentType(format: 'json' | 'ndjson'): string {
   return format === 'ndjson' ? 'application/x-ndjson' : 'application/json';

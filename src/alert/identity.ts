@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Alert } from './alert.js';
-import type { JsonValue } from './json.js';
+import { alertField, type Alert } from './alert.js';
+import { stringifyJson, type JsonValue } from './json.js';
 
 /**
  * JSON with object keys sorted at every level and big integers as their exact digits: two
@@ -27,4 +27,10 @@ export function eventIdentity(alert: Alert): string {
   const host = alert.source === 'syscall' ? (alert.hostname ?? '') : '';
   const text = `${JSON.stringify([alert.rule, alert.source, host, alert.time, alert.output ?? alert.message ?? ''])}${canonicalJson(alert.output_fields)}`;
   return createHash('sha256').update(text).digest('hex').slice(0, 40);
+}
+
+/** A hash of some alert fields: PagerDuty's `dedup_key`, Opsgenie's alias and storm-control keys. */
+export function fieldsKey(alert: Alert, fields: readonly string[]): string {
+  const values = fields.map((f) => alertField(alert, f) ?? null);
+  return createHash('sha1').update(stringifyJson(values)).digest('hex');
 }

@@ -1,7 +1,7 @@
 import ms from 'ms';
 import type { FalconetConfig } from '../config/load.js';
 import { redactOutputConfig } from '../config/redact.js';
-import { redactUrl } from '../delivery/redact.js';
+import { redactUrl } from '../../outputs/kit/redact.js';
 import { describeNoise } from '../noise/policy.js';
 import { describeRedis } from '../queue/connection.js';
 

@@ -1,6 +1,6 @@
 import { describeRedis, toolConnection } from '../queue/connection.js';
 import type { FalconetConfig } from '../config/load.js';
-import { duration } from '../config/duration.js';
+import { duration } from '../../outputs/kit/duration.js';
 import { DlqRequestError, createDlqService, entryJsonLine, type DeadLetterEntry } from '../dlq/service.js';
 
 export const DLQ_USAGE = `usage: falconet dlq <list|replay|purge> [options]

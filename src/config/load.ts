@@ -2,18 +2,18 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { outputDefinition, outputTypes } from '../../outputs/index.js';
-import { commonOutputShape } from '../../outputs/common.js';
-import type { OutputDefinition, OutputInstanceConfig } from '../../outputs/types.js';
+import { outputConfigSchema } from '../../outputs/kit/define.js';
+import type { OutputDefinition, OutputInstanceConfig } from '../../outputs/kit/types.js';
 import type { Priority } from '../alert/priority.js';
 import { compileRoutes, type CompiledRoute } from '../router/matcher.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { rootSchema, type AuthConfig, type RouteConfig } from './schema.js';
 import { substituteSecrets } from './substitute.js';
 
-export interface OutputInstance {
+export interface OutputInstance<Options extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
-  definition: OutputDefinition<any>;
-  config: OutputInstanceConfig;
+  definition: OutputDefinition<Options>;
+  config: OutputInstanceConfig<Options>;
   /** Alerts per delivery job: 1 unless the instance batches. */
   batchSize: number;
   batchMaxBytes: number;
@@ -118,12 +118,20 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   return deepFreeze({ ...root.data, outputs, compiledRoutes: compiled });
 }
 
-/** Validates one output instance on its own (tests, `falconet check`); throws ConfigError. */
-export function parseOutputInstance(name: string, value: unknown): OutputInstance {
+/**
+ * Validates one output instance on its own (tests, `falconet check`); throws ConfigError. Given
+ * the definition, the result is typed as that output's config.
+ */
+export function parseOutputInstance<Options extends z.ZodRawShape = z.ZodRawShape>(
+  name: string,
+  value: unknown,
+  _definition?: OutputDefinition<Options>,
+): OutputInstance<Options> {
   const issues: ConfigIssue[] = [];
   const instance = parseOutput(name, value, issues);
   if (!instance) throw new ConfigError(issues);
-  return instance;
+  if (_definition && instance.definition !== (_definition as OutputDefinition)) throw new Error(`"${name}" is not of type ${_definition.type}`);
+  return instance as unknown as OutputInstance<Options>;
 }
 
 function parseOutput(name: string, value: unknown, issues: ConfigIssue[]): OutputInstance | undefined {
@@ -138,8 +146,7 @@ function parseOutput(name: string, value: unknown, issues: ConfigIssue[]): Outpu
     issues.push({ path: [...at, 'type'], message: `unknown output type "${type}"; one of ${outputTypes().join(', ')}` });
     return undefined;
   }
-  const schema = z.strictObject({ ...commonOutputShape, ...definition.options });
-  const parsed = schema.safeParse(value);
+  const parsed = outputConfigSchema(definition).safeParse(value);
   if (!parsed.success) {
     issues.push(...zodIssues(parsed.error, at));
     return undefined;

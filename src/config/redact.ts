@@ -1,4 +1,4 @@
-import { redactUrl } from '../delivery/redact.js';
+import { redactUrl } from '../../outputs/kit/redact.js';
 
 const SECRET_KEY = /(token|secret|password|apikey|routingkey|authorization|signing|^key$)/i;
 

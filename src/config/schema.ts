@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { priorityName } from '../../outputs/common.js';
-import { duration, byteSize } from './duration.js';
+import { priorityName } from '../../outputs/kit/common.js';
+import { duration, byteSize } from '../../outputs/kit/duration.js';
 import { templatedFieldsSchema } from './templated-fields.js';
 
 const redisNode = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
@@ -62,9 +62,6 @@ export const authSchema = z.strictObject({
     .array(z.strictObject({ subject: z.string().regex(/^\s*[A-Za-z]+=[^,]+(,\s*[A-Za-z]+=[^,]+)*\s*$/, 'a subject like "CN=falco-team1" or "CN=x, O=y"'), name: z.string().optional(), ...tenantClaims }))
     .default([]),
 });
-
-/** PagerDuty's default `dedupKey` fields (the repeats one incident folds). */
-export const DEFAULT_DEDUP_KEY = ['rule', 'hostname', 'output_fields.container.id', 'output_fields.proc.cmdline'];
 
 export const rootSchema = z.strictObject({
   listen: z

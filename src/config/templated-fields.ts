@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkTemplate } from '../../outputs/template.js';
+import { checkTemplate } from '../../outputs/kit/template.js';
 
 /** Mustache templates (outputs/template.ts) rendered over each alert; the result becomes an output field. */
 export const templatedFieldsSchema = z

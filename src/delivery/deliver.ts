@@ -5,7 +5,7 @@ import type { OutputInstance } from '../config/load.js';
 import type { DeadLetterStore } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DeliveryJobData } from '../queue/names.js';
-import type { Output } from '../../outputs/types.js';
+import type { Output } from '../../outputs/kit/types.js';
 import { classifyAttempt, type JobHistory, type Outcome } from './stages/classify.js';
 import { createDeadLetterStage } from './stages/dead-letter.js';
 import { createIsolateStage } from './stages/isolate.js';

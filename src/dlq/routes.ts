@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { readBody } from '../collector/body.js';
-import { duration } from '../config/duration.js';
+import { duration } from '../../outputs/kit/duration.js';
 import { DlqRequestError, entryJsonLine, type DlqService } from './service.js';
 
 const BASE = '/api/dlq';

@@ -7,7 +7,7 @@ import { deliveryJobOptions } from '../queue/job-options.js';
 import type { DeliveryJobData } from '../queue/names.js';
 import { noisePolicy } from './policy.js';
 import { stringifyJson } from '../alert/json.js';
-import { buildDigestAlert, type BucketState, type TopCounts } from './digest.js';
+import { buildDigestAlert, type BucketState, type TopCounts } from '../alert/digest.js';
 import { noiseKeys } from './storm.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, alertPod, alertTimeNanos, type Alert } from '../alert/alert.js';
-import { dedupKey } from '../router/stages/dedup.js';
+import { fieldsKey } from '../alert/identity.js';
 import type { NoisePolicy } from './policy.js';
 
 /** Keys of the digest state, shared by every worker on this Redis. */
@@ -136,7 +136,7 @@ export class StormControl {
     ];
     for (const { alert, json, ledgerField } of items) {
       args.push(
-        dedupKey(alert, keyFields),
+        fieldsKey(alert, keyFields),
         ledgerField,
         Number(alertTimeNanos(alert) / 1_000_000n),
         alert.time,

@@ -6,7 +6,6 @@ import { createDeliveryAttempt, createDeliveryProcessor } from '../delivery/deli
 import { DirectSender } from '../delivery/direct.js';
 import { SendSlots } from '../delivery/slots.js';
 import type { Outcome } from '../delivery/stages/classify.js';
-import { createHttpClient, type HttpClient, type TlsOptions } from '../delivery/http-client.js';
 import { DeadLetterStore, ROUTER_OUTPUT } from '../dlq/store.js';
 import type { Metrics } from '../observability/metrics.js';
 import { describeRedis, redisErrorHandler, reportLoginFailures, untilRedisAnswers, workerConnection } from '../queue/connection.js';
@@ -19,7 +18,7 @@ import { RouterThrottle } from './router-throttle.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
 import { AlertStore } from '../ui/store.js';
 import { StatusWriter } from '../ui/record.js';
-import type { Output } from '../../outputs/types.js';
+import type { Output } from '../../outputs/kit/types.js';
 
 /** "No rate limit", expressed as a limiter so that pauses still apply (see startDelivery). */
 const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
@@ -142,7 +141,7 @@ export async function startWorker(
   const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   // Delivery status for the web UI (src/ui): batched, one script call per flush.
   const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(redis, prefix, config.ui.retention)) : undefined;
-  type Delivery = { worker: Worker<DeliveryJobData>; output: Output; http: HttpClient };
+  type Delivery = { worker: Worker<DeliveryJobData>; output: Output };
   const deliveries = new Map<string, Delivery>();
   /** Outputs removed by a reload whose queue is still draining. */
   const draining = new Map<string, Delivery>();
@@ -162,9 +161,7 @@ export async function startWorker(
 
   function startDelivery(instance: OutputInstance) {
     const olog = logger.child({ component: 'delivery', output: instance.name });
-    const cfg = instance.config as typeof instance.config & { tls?: TlsOptions };
-    const http = createHttpClient({ tls: cfg.tls, connections: instance.config.concurrency * 2 });
-    const output = instance.definition.create(instance.config, { name: instance.name, logger: olog, http });
+    const output = instance.definition.create(instance.config, { name: instance.name, logger: olog });
     const queue = queueFor(instance.name);
     const slots = new SendSlots(instance.config.concurrency);
     const chain = {
@@ -202,7 +199,7 @@ export async function startWorker(
     });
     worker.on('error', onRedisError);
     worker.on('stalled', (jobId) => olog.warn({ job: jobId }, 'delivery job stalled (its lock lapsed); it runs again, its alerts may be sent twice'));
-    return { worker, output, http };
+    return { worker, output };
   }
 
   let forcing = false;
@@ -221,10 +218,7 @@ export async function startWorker(
     await Promise.all(deliveryWorkers().map((w) => w.close()));
     await uiStatus?.flush();
     shutdown.abort();
-    await Promise.all(outputs().map(async ({ output, http }) => {
-      await output.close?.();
-      await http.close();
-    }));
+    await Promise.all(outputs().map(({ output }) => output.close?.()));
     await Promise.all([...queues.values(), ingestQueue].map((q) => q.close()));
   }
 
@@ -235,7 +229,6 @@ export async function startWorker(
   async function closeDelivery(d: Delivery): Promise<void> {
     await d.worker.close();
     await d.output.close?.();
-    await d.http.close();
   }
 
   /** A removed output keeps its delivery worker until its queue is empty, then closes it. */

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_DEFINITIONS } from '../../outputs/index.js';
 import type { Alert } from '../../src/alert/alert.js';
 import type { JsonObject } from '../../src/alert/json.js';
 import { parseOutputInstance } from '../../src/config/load.js';
-import { isDeliveryError } from '../../src/delivery/errors.js';
-import type { HttpClient, HttpRequest, HttpResponse } from '../../src/delivery/http-client.js';
+import { isDeliveryError } from '../../outputs/kit/errors.js';
+import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
 import { fieldName, fieldValue, hostileString, PRIORITIES } from './arbitraries.js';
 
 /**
@@ -38,18 +38,9 @@ const hostileAlert: fc.Arbitrary<Alert> = fc
   )
   .map((a) => a as Alert);
 
-/** A destination that accepts everything, recording each request. */
-function acceptingHttp(requests: HttpRequest[]): HttpClient {
-  const answer = async (req: HttpRequest): Promise<HttpResponse> => {
-    requests.push(req);
-    return { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
-  };
-  return { request: answer, send: answer, close: async () => undefined };
-}
-
-function checkBody(req: HttpRequest): void {
-  const type = Object.entries(req.headers ?? {}).find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? '';
-  const text = req.body.toString();
+function checkBody(req: CapturedRequest): void {
+  const type = String(req.headers['content-type'] ?? '');
+  const text = req.body;
   if (/ndjson/.test(type)) {
     for (const line of text.split('\n')) if (line.trim() !== '') JSON.parse(line);
   } else if (/json/.test(type)) {
@@ -59,11 +50,19 @@ function checkBody(req: HttpRequest): void {
 
 describe('fuzz: every output payload builder under 1,000 hostile alerts', () => {
   const samples = fc.sample(hostileAlert, { numRuns: ALERTS, seed: SEED });
-  for (const definition of OUTPUT_DEFINITIONS) {
+  let capture: CaptureServer;
+  beforeAll(async () => {
+    // A destination that accepts everything, recording each request.
+    capture = await new CaptureServer().start();
+    capture.fallback = { status: 200, headers: { 'content-type': 'application/json' }, body: '{}' };
+  });
+  afterAll(() => capture.stop());
+  // Broker outputs fuzz their encoders in their own tests: they need their daemon to send.
+  for (const definition of OUTPUT_DEFINITIONS.filter((d) => d.transport !== 'socket')) {
     it(`${definition.type}: resolves or fails classified, bodies well-formed`, async () => {
-      const config = parseOutputInstance(`fuzz-${definition.type}`, definition.example?.('http://127.0.0.1:9') ?? { type: definition.type });
-      const requests: HttpRequest[] = [];
-      const output = definition.create(config.config, { name: config.name, logger: pino({ level: 'silent' }), http: acceptingHttp(requests) });
+      const config = parseOutputInstance(`fuzz-${definition.type}`, definition.example?.(capture.target()) ?? { type: definition.type });
+      const first = capture.requests.length;
+      const output = definition.create(config.config, { name: config.name, logger: pino({ level: 'silent' }) });
       const batch = config.batchSize > 1 ? 10 : 1;
       const crashes: string[] = [];
       // stdout writes to the terminal: swallowed here, but still checked line by line.
@@ -90,6 +89,7 @@ describe('fuzz: every output payload builder under 1,000 hostile alerts', () => 
         await output.close?.();
       }
       expect(crashes.slice(0, 3)).toEqual([]);
+      const requests = capture.requests.slice(first);
       for (const req of requests) checkBody(req);
       if (definition.type === 'stdout') {
         const all = lines.join('').split('\n').filter((l) => l !== '');

@@ -1,5 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ExampleTarget } from '../../outputs/kit/types.js';
+
+/** An output's `example` target for a loopback server at `url` (http://127.0.0.1:port). */
+export function exampleTarget(url: string): ExampleTarget {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port), url: `${u.protocol}//${u.host}${u.pathname.replace(/\/$/, '')}` };
+}
 
 export interface CapturedRequest {
   method: string;
@@ -59,6 +66,11 @@ export class CaptureServer {
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
+  }
+
+  /** This server as an output's `example` target. */
+  target(): ExampleTarget {
+    return exampleTarget(this.url);
   }
 
   /** Parsed JSON bodies of the requests whose status was 2xx-bound are not tracked: all bodies. */

@@ -1,7 +1,7 @@
 import type { Alert } from '../../src/alert/alert.js';
 import { stringifyJson } from '../../src/alert/json.js';
 import { normalise } from '../../src/router/stages/normalise.js';
-import { buildDigestAlert } from '../../src/noise/digest.js';
+import { buildDigestAlert } from '../../src/alert/digest.js';
 import { fixtureAlertLines } from './fixtures.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { renderTemplate } from '../../outputs/template.js';
+import { renderTemplate } from '../../outputs/kit/template.js';
 import { namespaceList } from '../../src/auth/identity.js';
 import { parseSubject } from '../../src/auth/client-certs.js';
 import { RateLimiter } from '../../src/auth/rate-limit.js';

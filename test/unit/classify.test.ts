@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyHttpStatus, networkError, parseRetryAfter } from '../../src/delivery/classify.js';
-import { DeliveryError } from '../../src/delivery/errors.js';
+import { classifyHttpStatus, networkError, parseRetryAfter } from '../../outputs/kit/classify.js';
+import { DeliveryError } from '../../outputs/kit/errors.js';
 import { jitterBackoff } from '../../src/queue/job-options.js';
 
 function classify(status: number, headers: Record<string, string | string[]> = {}, body = '', opts = {}) {

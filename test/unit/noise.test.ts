@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../src/alert/alert.js';
 import { parseJson, stringifyJson } from '../../src/alert/json.js';
 import { BacklogGauge } from '../../src/noise/backlog.js';
-import { digestOf } from '../../src/noise/digest.js';
+import { digestOf } from '../../src/alert/digest.js';
 import { DigestFlusher } from '../../src/noise/flusher.js';
 import { noisePolicy, type NoisePolicy } from '../../src/noise/policy.js';
 import { StormControl, type FoldInput } from '../../src/noise/storm.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Alert } from '../../alert/alert.js';
-import { DeliveryError, isDeliveryError, type FailureReason } from '../errors.js';
+import { DeliveryError, isDeliveryError, type FailureReason } from '../../../outputs/kit/errors.js';
 import type { SendAttempt } from './send.js';
 
 /** How long retrying may go on (the output's `retry.maxDuration`, `retry.maxRetryAfter`). */

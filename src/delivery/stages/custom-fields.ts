@@ -1,4 +1,4 @@
-import type { Output } from '../../../outputs/types.js';
+import type { Output } from '../../../outputs/kit/types.js';
 
 /**
  * An output's own `customFields` (outputs.<name>.customFields), added to each alert just before

@@ -1,6 +1,6 @@
 import type { Alert } from '../../alert/alert.js';
-import { isDeliveryError } from '../errors.js';
-import type { SendResult } from '../../../outputs/types.js';
+import { isDeliveryError } from '../../../outputs/kit/errors.js';
+import type { SendResult } from '../../../outputs/kit/types.js';
 import type { SendAttempt } from './send.js';
 
 /**

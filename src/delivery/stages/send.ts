@@ -1,6 +1,6 @@
 import type { Alert } from '../../alert/alert.js';
 import { parseJson } from '../../alert/json.js';
-import type { Output, SendResult } from '../../../outputs/types.js';
+import type { Output, SendResult } from '../../../outputs/kit/types.js';
 
 /** One send of a job's alerts, as it happened: what was sent, when, how long, and what came back. */
 export interface SendAttempt {

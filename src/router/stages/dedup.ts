@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../../queue/connection.js';
-import { alertField, type Alert } from '../../alert/alert.js';
+import type { Alert } from '../../alert/alert.js';
 import { eventIdentity } from '../../alert/identity.js';
-import { stringifyJson } from '../../alert/json.js';
 
 /**
  * Stage 4: drops exact duplicates only, i.e. the same Falco event received twice (a second POST,
@@ -34,12 +32,6 @@ type DedupRedis = Redis & { falconetClaim(numKeys: number, ...args: Array<string
 export interface DedupResult {
   passed: Alert[];
   duplicates: number;
-}
-
-/** A hash of some alert fields; PagerDuty's `dedup_key` and storm-control keys use it. */
-export function dedupKey(alert: Alert, fields: readonly string[]): string {
-  const values = fields.map((f) => alertField(alert, f) ?? null);
-  return createHash('sha1').update(stringifyJson(values)).digest('hex');
 }
 
 export function createDedupStage(redis: Redis, opts: { prefix: string; window: number }) {

@@ -1,5 +1,5 @@
 import type { Alert } from '../../alert/alert.js';
-import { renderTemplate } from '../../../outputs/template.js';
+import { renderTemplate } from '../../../outputs/kit/template.js';
 
 export interface EnrichConfig {
   customFields: Readonly<Record<string, string>>;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseJson, stringifyJson } from '../../../src/alert/json.js';
 import type { Alert } from '../../../src/alert/alert.js';
-import { DeliveryError } from '../../../src/delivery/errors.js';
+import { DeliveryError } from '../../../outputs/kit/errors.js';
 import { classifyAttempt } from '../../../src/delivery/stages/classify.js';
 import { createIsolateStage } from '../../../src/delivery/stages/isolate.js';
 import { createSendStage } from '../../../src/delivery/stages/send.js';
-import type { Output } from '../../../outputs/types.js';
+import type { Output } from '../../../outputs/kit/types.js';
 import { makeAlert } from '../stages/make-alert.js';
 
 /** An output that cannot render rule "unrenderable", refuses "refused" with a 400 and is down (503) for "down". */

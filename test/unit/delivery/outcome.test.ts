@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringifyJson } from '../../../src/alert/json.js';
-import { DeliveryError } from '../../../src/delivery/errors.js';
+import { DeliveryError } from '../../../outputs/kit/errors.js';
 import { classifyAttempt, type JobHistory } from '../../../src/delivery/stages/classify.js';
 import type { SendAttempt } from '../../../src/delivery/stages/send.js';
 import { makeAlert } from '../stages/make-alert.js';

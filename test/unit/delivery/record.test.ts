@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { DeliveryError } from '../../../src/delivery/errors.js';
+import { DeliveryError } from '../../../outputs/kit/errors.js';
 import type { Outcome } from '../../../src/delivery/stages/classify.js';
 import { createRecordStage } from '../../../src/delivery/stages/record.js';
 import { createMetrics } from '../../../src/observability/metrics.js';

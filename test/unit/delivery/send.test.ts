@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSendStage } from '../../../src/delivery/stages/send.js';
-import type { Output } from '../../../outputs/types.js';
+import type { Output } from '../../../outputs/kit/types.js';
 
 const text = '{"id":"a1","rule":"R","priority":"Notice","time":"2025-06-12T08:00:00Z","source":"syscall","tags":[],"output_fields":{"evt.time":1749715200123456789}}';
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/alert/alert.js';
 import type { DeliveryAttempt } from '../../../src/delivery/deliver.js';
 import { DirectSender } from '../../../src/delivery/direct.js';
-import { DeliveryError } from '../../../src/delivery/errors.js';
+import { DeliveryError } from '../../../outputs/kit/errors.js';
 import { SendSlots } from '../../../src/delivery/slots.js';
 import type { Outcome } from '../../../src/delivery/stages/classify.js';
 import { deliveryJobOptions } from '../../../src/queue/job-options.js';

@@ -1,5 +1,5 @@
-import type { Alert } from '../alert/alert.js';
-import { parseJson, type JsonObject, type JsonValue } from '../alert/json.js';
+import type { Alert } from './alert.js';
+import { parseJson, type JsonObject, type JsonValue } from './json.js';
 
 /** output_fields a digest carries; an output recognises a digest by DIGEST_FIELD. */
 export const DIGEST_FIELD = 'falconet.digest';

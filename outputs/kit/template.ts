@@ -1,6 +1,6 @@
 import Mustache from 'mustache';
-import { alertNamespace, alertPod, type Alert } from '../src/alert/alert.js';
-import { displayValue } from '../src/alert/json.js';
+import { alertNamespace, alertPod, type Alert } from '../../src/alert/alert.js';
+import { displayValue } from '../../src/alert/json.js';
 
 /**
  * Message templates shared by the chat outputs: `title` and `messageFormat` are mustache templates
@@ -72,9 +72,52 @@ function alertView(alert: Alert, fields: ReadonlyMap<string, string>): Record<st
   return view;
 }
 
-/** Throws an Error naming the problem when `template` is not valid mustache (unclosed section…). */
-export function checkTemplate(template: string): void {
-  Mustache.parse(template);
+/** The names a chat template's view has (alertView); `output_fields.<key>` is read too. */
+export const CHAT_TEMPLATE_NAMES = ['id', 'rule', 'priority', 'output', 'hostname', 'source', 'tags', 'time', 'namespace', 'pod', 'tenant', 'cluster', 'fields'] as const;
+
+/** What a template may name: the view's own names, any key under a prefix, and names inside sections. */
+export interface TemplateVocabulary {
+  names: readonly string[];
+  /** Names starting with one of these (`output_fields.`) are accepted whatever follows. */
+  prefixes: readonly string[];
+  /** Names an iterated section adds for its items (`{{#fields}}{{key}}{{/fields}}`). */
+  sectionItems?: Readonly<Record<string, readonly string[]>>;
+  /** A hint for an unknown name, e.g. how output fields are spelt in this dialect. */
+  hint?: string;
+}
+
+export const CHAT_TEMPLATE_VOCABULARY: TemplateVocabulary = {
+  names: CHAT_TEMPLATE_NAMES,
+  prefixes: [OUTPUT_FIELDS_PREFIX],
+  sectionItems: { fields: ['key', 'value'] },
+  hint: 'output fields are {{output_fields.k8s.ns.name}}',
+};
+
+type Token = [string, string, number, number, Token[]?];
+
+/**
+ * Throws an Error naming the problem when `template` is not valid mustache (unclosed section…) or
+ * names something its view does not have (`{{ruel}}` would render as nothing on every alert).
+ */
+export function checkTemplate(template: string, vocabulary: TemplateVocabulary = CHAT_TEMPLATE_VOCABULARY): void {
+  const tokens = Mustache.parse(template) as Token[];
+  const known = (name: string, inSection: readonly string[]) =>
+    name === '.' ||
+    vocabulary.names.includes(name) ||
+    vocabulary.prefixes.some((p) => name.startsWith(p) && name.length > p.length) ||
+    inSection.includes(name);
+  const walk = (list: Token[], inSection: readonly string[]): void => {
+    for (const token of list) {
+      const [type, name, , , children] = token;
+      if (type === 'text' || type === '!' || type === '=' || type === '>') continue;
+      if (!known(name, inSection)) {
+        const hint = vocabulary.hint ? ` (${vocabulary.hint})` : '';
+        throw new Error(`unknown name "{{${name}}}"; one of ${vocabulary.names.join(', ')}${hint}`);
+      }
+      if (children) walk(children, [...inSection, ...(vocabulary.sectionItems?.[name] ?? [])]);
+    }
+  };
+  walk(tokens, []);
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { Alert } from '../src/alert/alert.js';
-import { displayValue, type JsonValue } from '../src/alert/json.js';
-import { countsLine, type DigestInfo } from '../src/noise/digest.js';
+import type { Alert } from '../../src/alert/alert.js';
+import { displayValue, type JsonValue } from '../../src/alert/json.js';
+import { countsLine, type DigestInfo } from '../../src/alert/digest.js';
 
 /**
  * What chat outputs (Slack, Teams) show of an alert besides its title and output text, and the

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { PRIORITIES, parsePriority, type Priority } from '../src/alert/priority.js';
-import { byteSize, duration } from '../src/config/duration.js';
-import { checkTemplate } from './template.js';
+import { PRIORITIES, parsePriority, type Priority } from '../../src/alert/priority.js';
+import { byteSize, duration } from './duration.js';
 
 export const priorityName = z.string().transform((value, ctx): Priority => {
   const p = parsePriority(value);
@@ -74,13 +73,6 @@ export const batchConfig = z.strictObject({
   interval: duration.default(1000).refine((v) => v <= 10_000, 'at most 10s (ingest jobs are held meanwhile)'),
 });
 
-export const tlsConfig = z.strictObject({
-  ca: z.string().optional(),
-  cert: z.string().optional(),
-  key: z.string().optional(),
-  insecureSkipVerify: z.boolean().default(false),
-});
-
 const ALERT_FIELD = /^(rule|priority|source|hostname|output|tags|output_fields\..+)$/;
 
 /**
@@ -108,15 +100,6 @@ export const overflowConfig = z.strictObject({
   window: duration.refine((v) => v > 0, 'must be more than 0').optional(),
 });
 
-/** A mustache template, parsed at config load so a typo fails `falconet check`, not a delivery. */
-const mustacheTemplate = z.string().superRefine((value, ctx) => {
-  try {
-    checkTemplate(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `not a valid mustache template: ${(err as Error).message}` });
-  }
-});
-
 /** Keys every output instance accepts. */
 export const commonOutputShape = {
   type: z.string(),
@@ -131,10 +114,6 @@ export const commonOutputShape = {
   /** Added to the output_fields of the alerts this output sends (after the global and route ones). */
   customFields: z.record(z.string(), z.string()).optional(),
   batch: batchConfig.optional(),
-  /** Mustache template for the message text (chat outputs); see docs/outputs/templates.md. */
-  messageFormat: mustacheTemplate.optional(),
-  /** Mustache template for the title (chat outputs). */
-  title: mustacheTemplate.optional(),
   dedup: stormControlConfig.optional(),
   overflow: overflowConfig.optional(),
 };
@@ -148,8 +127,6 @@ export type CommonOutputConfig = {
   rateLimit?: z.infer<typeof rateLimitConfig>;
   customFields?: Record<string, string>;
   batch?: z.infer<typeof batchConfig>;
-  messageFormat?: string;
-  title?: string;
   dedup?: z.infer<typeof stormControlConfig>;
   overflow?: z.infer<typeof overflowConfig>;
 };

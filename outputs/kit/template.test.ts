@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../src/alert/alert.js';
-import { parseOutputInstance } from '../src/config/load.js';
+import type { Alert } from '../../src/alert/alert.js';
+import { parseOutputInstance } from '../../src/config/load.js';
 import { checkTemplate, renderMessage, renderTemplate, renderTitle } from './template.js';
 
 const alert: Alert = {

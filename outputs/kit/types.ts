@@ -1,18 +1,30 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Alert } from '../src/alert/alert.js';
-import type { HttpClient } from '../src/delivery/http-client.js';
+import type { Alert } from '../../src/alert/alert.js';
 import type { CommonOutputConfig } from './common.js';
 
 /**
- * The output contract. An output is one folder under outputs/ exporting one OutputDefinition; the
- * registry (outputs/index.ts) lists them. The core never names a specific output.
+ * The output contract. An output is one folder under outputs/ exporting one `defineOutput({…})`;
+ * the registry (outputs/index.ts) lists them. The core never names a specific output, and an
+ * output imports only outputs/kit and the alert model (src/alert): test/unit/output-deps.test.ts.
  */
 export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape> {
   /** The `type:` value in config. */
   type: string;
   /** One line for `falconet check` and the docs. */
   summary: string;
+  /**
+   * How it reaches its destination, for the conformance suite: `http` (status classification,
+   * Retry-After, timeouts), `socket` (a broker or daemon: refused and silent peers), `local`.
+   */
+  transport: 'http' | 'socket' | 'local';
+  /**
+   * The API path an `http` output appends to its configured URL (`/_bulk`), by the one rule of
+   * `apiUrl` (outputs/kit/url.ts); unset when the URL is used as given (webhooks).
+   */
+  apiPath?: string;
+  /** Other paths the destination documents for the same API, kept when the URL ends with one. */
+  apiPathAliases?: string[];
   /** The output's own config keys; the common keys (retry, timeout, …) are added by the registry. */
   options: Options;
   /**
@@ -41,11 +53,11 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
   /** Keys (dot paths inside the instance config) holding secrets: redacted by `falconet check`. */
   secretKeys?: string[];
   /**
-   * An instance config sending to `baseUrl` (a loopback receiver in tests), with a secret in every
-   * secret key. Shown in the docs; the conformance suite (test/conformance) runs every output that
-   * has one. Outputs that do not speak HTTP leave it out.
+   * An instance config sending to `target` (a loopback receiver in tests), with a secret in every
+   * secret key. Shown in the docs; the conformance suite (test/conformance) runs every output
+   * with its `transport`. Only `local` outputs may leave it out.
    */
-  example?(baseUrl: string): Record<string, unknown>;
+  example?(target: ExampleTarget): Record<string, unknown>;
   /**
    * Checks across keys that the option schema cannot express (`index` or `dataStream`, not both).
    * Each problem names its key; the config then refuses to load, like any schema error.
@@ -57,12 +69,17 @@ export interface OutputDefinition<Options extends z.ZodRawShape = z.ZodRawShape>
 export type OutputInstanceConfig<Options extends z.ZodRawShape = z.ZodRawShape> = CommonOutputConfig &
   z.infer<z.ZodObject<Options>>;
 
+export interface ExampleTarget {
+  host: string;
+  port: number;
+  /** `http://host:port` */
+  url: string;
+}
+
 export interface OutputDeps {
   /** The instance name (`slack-team1`), for logs and error messages. */
   name: string;
   logger: Logger;
-  /** The shared HTTP client: keep-alive pool, timeouts via the signal, no redirects. */
-  http: HttpClient;
 }
 
 export interface SendContext {
@@ -84,7 +101,7 @@ export interface SendResult {
 
 export interface Output {
   /**
-   * Delivers alerts. Throws a DeliveryError (src/delivery/errors.ts) for a failure of the whole
+   * Delivers alerts. Throws a DeliveryError (outputs/kit/errors.ts) for a failure of the whole
    * request: `classifyHttpStatus` decides between retryable and permanent.
    */
   send(alerts: Alert[], ctx: SendContext): Promise<SendResult | void>;
