@@ -72,10 +72,18 @@ describe('renderTemplate', () => {
     expect(() => checkTemplate('{{rule}} fine')).not.toThrow();
   });
 
+  it('rejects a name the view does not have, which would render as nothing on every alert', () => {
+    expect(() => checkTemplate('{{ruel}}')).toThrow(/unknown name "\{\{ruel\}\}"; one of id, rule/);
+    expect(() => checkTemplate('{{output_fields.k8s.ns.name}} {{#fields}}{{key}}={{value}}{{/fields}} {{{output}}} {{^pod}}-{{/pod}}')).not.toThrow();
+    expect(() => checkTemplate('{{key}}'), 'key exists only inside {{#fields}}').toThrow(/unknown name/);
+    expect(() => checkTemplate('{{output_fields.}}')).toThrow(/unknown name/);
+  });
+
   it('rejects a malformed title or messageFormat when the config is loaded', () => {
     const base = { type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T/B/x' };
-    expect(() => parseOutputInstance('s', { ...base, title: '{{#rule}}' })).toThrow(/title: not a valid mustache template/);
-    expect(() => parseOutputInstance('s', { ...base, messageFormat: '{{/rule}}' })).toThrow(/messageFormat: not a valid mustache template/);
+    expect(() => parseOutputInstance('s', { ...base, title: '{{#rule}}' })).toThrow(/outputs\.s\.title: not a valid template: Unclosed section/);
+    expect(() => parseOutputInstance('s', { ...base, messageFormat: '{{/rule}}' })).toThrow(/outputs\.s\.messageFormat: not a valid template/);
+    expect(() => parseOutputInstance('s', { ...base, title: '{{ruel}}' })).toThrow(/outputs\.s\.title: not a valid template: unknown name/);
     expect(parseOutputInstance('s', { ...base, title: '{{rule}}' }).config.title).toBe('{{rule}}');
   });
 });
