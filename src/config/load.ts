@@ -125,12 +125,12 @@ export function buildConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
 export function parseOutputInstance<Options extends z.ZodRawShape = z.ZodRawShape>(
   name: string,
   value: unknown,
-  _definition?: OutputDefinition<Options>,
+  expected?: OutputDefinition<Options>,
 ): OutputInstance<Options> {
   const issues: ConfigIssue[] = [];
   const instance = parseOutput(name, value, issues);
   if (!instance) throw new ConfigError(issues);
-  if (_definition && instance.definition !== (_definition as OutputDefinition)) throw new Error(`"${name}" is not of type ${_definition.type}`);
+  if (expected && instance.definition !== (expected as OutputDefinition)) throw new Error(`"${name}" is not of type ${expected.type}`);
   return instance as unknown as OutputInstance<Options>;
 }
 

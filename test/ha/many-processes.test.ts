@@ -72,11 +72,13 @@ describe('two collectors and two workers on one Redis', () => {
   it('dedup across them, a rate limit of 5/s held in total, a Retry-After pause held by both workers', async () => {
     const [once, limited, paused] = await Promise.all([new CaptureServer().start(), new CaptureServer().start(), new CaptureServer().start()]);
     captures.push(once, limited, paused);
-    // `paused` answers 429 Retry-After: 2 to what reaches it in the first 300 ms (the sends already in flight), then 200.
+    // `paused` answers 429 Retry-After: 2 to what reaches it in the first second (the sends already in
+    // flight, which on a loaded machine arrive hundreds of ms late), then 200.
+    const INFLIGHT_MS = 1000;
     let firstAt: number | undefined;
     paused.fallback = (req) => {
       firstAt ??= req.at;
-      return req.at - firstAt < 300 ? { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' } : { status: 200 };
+      return req.at - firstAt < INFLIGHT_MS ? { status: 429, headers: { 'retry-after': '2' }, body: 'slow down' } : { status: 200 };
     };
     const doc = baseDoc({
       dedup: { window: '10m' },
@@ -103,7 +105,7 @@ describe('two collectors and two workers on one Redis', () => {
 
     const distinct = 21;
     await waitFor(() => once.requests.length >= distinct && limited.requests.length >= distinct, { timeoutMs: 30_000, what: 'once and limited delivered 21' });
-    await waitFor(() => paused.requests.filter((r) => r.at - firstAt! >= 300).length >= distinct, { timeoutMs: 30_000, what: 'paused delivered 21 after its pause' });
+    await waitFor(() => paused.requests.filter((r) => r.at - firstAt! >= INFLIGHT_MS).length >= distinct, { timeoutMs: 30_000, what: 'paused delivered 21 after its pause' });
     // Dedup in Redis: the duplicate went out once although both collectors and both workers saw it.
     for (const c of [once, limited]) {
       const hosts = c.requests.map((r) => (JSON.parse(r.body) as { hostname: string }).hostname);
@@ -118,7 +120,7 @@ describe('two collectors and two workers on one Redis', () => {
     const at = limited.requests.map((r) => r.at);
     expect(Math.max(...at) - Math.min(...at)).toBeGreaterThanOrEqual(3000);
     // The Retry-After pause is in Redis: neither worker sent to `paused` during it.
-    const after = paused.requests.filter((r) => r.at - firstAt! >= 300);
+    const after = paused.requests.filter((r) => r.at - firstAt! >= INFLIGHT_MS);
     expect(Math.min(...after.map((r) => r.at)) - firstAt!).toBeGreaterThanOrEqual(1950);
     // Both workers took part in delivering (otherwise the test would show nothing about two).
     const delivered = await Promise.all(workers.map(async (w) => {
