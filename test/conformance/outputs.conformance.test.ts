@@ -67,6 +67,19 @@ function addUrlCredentials(value: string, out: Set<string>): void {
   for (const segment of url.pathname.split('/')) if (segment.length >= 8 && /\d/.test(segment) && /[a-z]/i.test(segment)) out.add(segment);
 }
 
+/** No secret in any error (message, stack, serialised, causes) or log line the output produced. */
+function expectNoSecretLeak(secrets: string[], errors: unknown[], logLines: string[]): void {
+  expect(secrets.length, 'the example config should carry a secret in every secret key').toBeGreaterThan(0);
+  expect(errors.length).toBeGreaterThan(0);
+  const texts: string[] = [...logLines];
+  for (const error of errors) {
+    for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+      texts.push(String((e as Error).message), String((e as Error).stack), JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');
+    }
+  }
+  for (const secret of secrets) expect(texts.find((t) => t.includes(secret)), `secret "${secret}" leaked`).toBeUndefined();
+}
+
 /** A receiver that reads requests and never answers them. */
 async function startSilentServer(): Promise<{ url: string; received(): number; stop(): Promise<void> }> {
   let received = 0;
@@ -221,18 +234,7 @@ describe.each(HTTP_OUTPUTS.map((d) => [d.type, d] as const))('http output %s', (
   });
 
   it('never puts a secret into an error or a log line', () => {
-    expect(secrets.length, 'the example config should carry a secret in every secret key').toBeGreaterThan(0);
-    expect(errors.length).toBeGreaterThan(0);
-    const texts: string[] = [...logLines];
-    for (const error of errors) {
-      for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-        texts.push(String((e as Error).message), String((e as Error).stack), JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');
-      }
-    }
-    for (const secret of secrets) {
-      const leak = texts.find((t) => t.includes(secret));
-      expect(leak, `secret "${secret}" leaked`).toBeUndefined();
-    }
+    expectNoSecretLeak(secrets, errors, logLines);
   });
 });
 
@@ -360,10 +362,6 @@ describe.each(SOCKET_OUTPUTS.map((d) => [d.type, d] as const))('socket output %s
   });
 
   it('never puts a secret into an error or a log line', () => {
-    const secrets = secretStrings(def.example!(exampleTarget('http://127.0.0.1:9')), def.secretKeys ?? []);
-    expect(secrets.length, 'the example config should carry a secret in every secret key').toBeGreaterThan(0);
-    expect(errors.length).toBeGreaterThan(0);
-    const texts = [...logLines, ...errors.flatMap((e) => [String((e as Error).message), String((e as Error).stack)])];
-    for (const secret of secrets) expect(texts.find((t) => t.includes(secret)), `secret "${secret}" leaked`).toBeUndefined();
+    expectNoSecretLeak(secretStrings(def.example!(exampleTarget('http://127.0.0.1:9')), def.secretKeys ?? []), errors, logLines);
   });
 });

@@ -1,8 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_DEFINITIONS } from '../../outputs/index.js';
@@ -10,20 +6,15 @@ import { isDeliveryError } from '../../outputs/kit/errors.js';
 import type { OutputDefinition } from '../../outputs/kit/types.js';
 import { parseOutputInstance } from '../../src/config/load.js';
 import { goldenAlerts } from '../helpers/golden.js';
+import { startMtlsServer, tlsFixture as tls, type MtlsServer } from '../helpers/mtls-server.js';
 
 /**
  * Every HTTP output reaches a destination behind a private CA with a client certificate (issue 14:
  * the `tls` key once reached only the webhook). The receiver is a real HTTPS server that demands a
  * certificate signed by the test CA (test/fixtures/tls), answering as each service does on success.
  */
-const tls = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 const HTTP_OUTPUTS = OUTPUT_DEFINITIONS.filter((d) => d.transport === 'http');
 const alert = goldenAlerts().syscall;
-
-interface Seen {
-  path: string;
-  peer: string;
-}
 
 /** The success answer of the destination behind `path`: Elasticsearch's bulk items, 200 `{}` otherwise. */
 function successFor(path: string, body: string): { status: number; body: string } {
@@ -35,32 +26,15 @@ function successFor(path: string, body: string): { status: number; body: string 
 }
 
 describe('HTTP outputs over TLS with a private CA and a client certificate', () => {
-  const seen: Seen[] = [];
-  let server: Server;
+  let server: MtlsServer;
   let base: string;
 
   beforeAll(async () => {
-    server = createServer(
-      { key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')), ca: readFileSync(tls('ca.pem')), requestCert: true, rejectUnauthorized: true },
-      (req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          seen.push({ path: req.url ?? '', peer: String((req.socket as TLSSocket).getPeerCertificate().subject.CN) });
-          const answer = successFor(new URL(req.url ?? '/', 'https://x').pathname, body);
-          res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
-        });
-      },
-    );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startMtlsServer((req) => successFor(new URL(req.path, 'https://x').pathname, req.body));
+    base = server.url;
   });
 
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-
+  afterAll(() => server.stop());
   function outputWith(def: OutputDefinition, tlsKeys: Record<string, unknown> | undefined) {
     const example = def.example!({ host: '127.0.0.1', port: Number(new URL(base).port), url: base });
     const instance = parseOutputInstance(`tls-${def.type}`, tlsKeys ? { ...example, tls: tlsKeys } : example);
@@ -75,12 +49,12 @@ describe('HTTP outputs over TLS with a private CA and a client certificate', () 
     // Paths for ca and cert, inline PEM text for the key: both forms are accepted.
     const output = outputWith(def, { ca: tls('ca.pem'), cert: tls('client.pem'), key: readFileSync(tls('client.key'), 'utf8') });
     try {
-      const before = seen.length;
+      const before = server.received.length;
       const result = await output.send([alert], { signal: AbortSignal.timeout(10_000) });
       expect(result?.retry ?? []).toEqual([]);
       expect(result?.rejected ?? []).toEqual([]);
-      expect(seen.length).toBeGreaterThan(before);
-      expect(seen.slice(before).every((s) => s.peer === 'falconet-client')).toBe(true);
+      expect(server.received.length).toBeGreaterThan(before);
+      expect(server.received.slice(before).every((s) => s.peer === 'falconet-client')).toBe(true);
     } finally {
       await output.close?.();
     }
@@ -89,14 +63,14 @@ describe('HTTP outputs over TLS with a private CA and a client certificate', () 
   it.each(HTTP_OUTPUTS.map((d) => [d.type, d] as const))('%s refuses the server without the CA (retryable, nothing received)', async (_type, def) => {
     const output = outputWith(def, undefined);
     try {
-      const before = seen.length;
+      const before = server.received.length;
       const error = await output.send([alert], { signal: AbortSignal.timeout(10_000) }).then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(isDeliveryError(error), String(error)).toBe(true);
       expect((error as { retryable: boolean }).retryable).toBe(true);
-      expect(seen.length).toBe(before);
+      expect(server.received.length).toBe(before);
     } finally {
       await output.close?.();
     }

@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +8,7 @@ import { buildConfig } from '../../src/config/load.js';
 import { convertSidekick, validateConversion } from '../../src/migrate/convert.js';
 import { readSidekickSource } from '../../src/migrate/source.js';
 import { setMetricsDefaults } from '../../src/observability/metrics.js';
+import { startMtlsServer, type MtlsServer } from '../helpers/mtls-server.js';
 import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../helpers/capture-server.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { REDIS_URL, startPipeline, type Pipeline } from '../helpers/harness.js';
@@ -19,13 +18,12 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, i
 
 let pipeline: Pipeline | undefined;
 let captures: CaptureServer[] = [];
-let siem: Server | undefined;
+let siem: MtlsServer | undefined;
 afterEach(async () => {
   setMetricsDefaults({ sidekickCompat: false });
   await pipeline?.stop();
   await Promise.all(captures.map((c) => c.stop()));
-  siem?.closeAllConnections();
-  await new Promise<void>((resolve) => (siem ? siem.close(() => resolve()) : resolve()));
+  await siem?.stop();
   pipeline = siem = undefined;
   captures = [];
 });
@@ -53,19 +51,8 @@ describe('a Falcosidekick config converted by import-sidekick delivers', () => {
     const pagerduty = await capture({ status: 202, headers: { 'content-type': 'application/json' }, body: '{"status":"success","message":"Event processed"}' });
     const es = await capture(bulkAnswer);
     const loki = await capture({ status: 204 });
-    const received: Array<{ peer: string; headers: Record<string, unknown>; body: string }> = [];
-    siem = createServer(
-      { key: readFileSync(fixture('tls/server.key')), cert: readFileSync(fixture('tls/server.pem')), ca: readFileSync(fixture('tls/ca.pem')), requestCert: true, rejectUnauthorized: true },
-      (req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          received.push({ peer: (req.socket as TLSSocket).getPeerCertificate().subject.CN as string, headers: req.headers, body });
-          res.writeHead(200).end();
-        });
-      },
-    );
-    await new Promise<void>((resolve) => siem!.listen(0, '127.0.0.1', resolve));
+    siem = await startMtlsServer();
+    const received = siem.received;
 
     // The documented example, with each destination's host pointed at its capture server.
     const yaml = readFileSync(fixture('sidekick/full.yaml'), 'utf8')
@@ -75,7 +62,7 @@ describe('a Falcosidekick config converted by import-sidekick delivers', () => {
       .replace('http://alertmanager-1.monitoring:9093', am1.url)
       .replace('http://elasticsearch.logging:9200', es.url)
       .replace('http://loki.logging:3100', loki.url)
-      .replace('https://siem.example.com', `https://127.0.0.1:${(siem.address() as AddressInfo).port}`)
+      .replace('https://siem.example.com', siem.url)
       .replaceAll('/etc/certs/client/', fixture('tls/'));
     const conversion = convertSidekick(readSidekickSource({ yaml }));
     const secretEnv = Object.fromEntries(conversion.secrets.map((s) => [s.env, s.value]));

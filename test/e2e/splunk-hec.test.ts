@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
+import { jsonDocuments } from '../helpers/json-sequence.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { testConfig, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
@@ -25,23 +26,7 @@ interface HecEvent {
  * split on newlines) so that the test does not depend on the separator we chose.
  */
 function parseConcatenated(body: string): Array<{ raw: string; event: HecEvent }> {
-  const out: Array<{ raw: string; event: HecEvent }> = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' && depth++ === 0) start = i;
-    else if (c === '}' && --depth === 0) {
-      const raw = body.slice(start, i + 1);
-      out.push({ raw, event: JSON.parse(raw.replace(/:(\d{16,})/g, ':"$1"')) as HecEvent });
-    } else if (depth === 0 && !/\s/.test(c!)) throw new Error(`unexpected ${c} between events at ${i}`);
-  }
-  return out;
+  return jsonDocuments(body).map((raw) => ({ raw, event: JSON.parse(raw.replace(/:(\d{16,})/g, ':"$1"')) as HecEvent }));
 }
 
 const events = (req: CapturedRequest) => parseConcatenated(req.body);

@@ -1,41 +1,24 @@
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { startPipeline, testConfig, type Pipeline } from '../helpers/harness.js';
+import { startMtlsServer, tlsFixture as tls, type MtlsServer } from '../helpers/mtls-server.js';
 import { waitFor } from '../helpers/wait.js';
 
-const tls = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 
 let pipeline: Pipeline | undefined;
-let server: Server | undefined;
+let server: MtlsServer | undefined;
 afterEach(async () => {
   await pipeline?.stop();
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await server?.stop();
   pipeline = server = undefined;
 });
 
 describe('webhook over mutual TLS', () => {
   it('trusts the configured CA and presents the configured client certificate', async () => {
-    const received: Array<{ peer: string; body: string }> = [];
-    // A receiver that only talks to clients holding a certificate from the test CA.
-    server = createServer(
-      { key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')), ca: readFileSync(tls('ca.pem')), requestCert: true, rejectUnauthorized: true },
-      (req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          received.push({ peer: (req.socket as TLSSocket).getPeerCertificate().subject.CN as string, body });
-          res.writeHead(200).end();
-        });
-      },
-    );
-    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    server = await startMtlsServer();
+    const received = server.received;
+    const url = `${server.url}/hook`;
 
     pipeline = await startPipeline(
       testConfig({

@@ -7,6 +7,7 @@ import type { JsonObject } from '../../src/alert/json.js';
 import { parseOutputInstance } from '../../src/config/load.js';
 import { isDeliveryError } from '../../outputs/kit/errors.js';
 import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
+import { jsonDocuments } from '../helpers/json-sequence.js';
 import { fieldName, fieldValue, hostileString, PRIORITIES } from './arbitraries.js';
 
 /**
@@ -44,31 +45,10 @@ function checkBody(req: CapturedRequest): void {
   if (/ndjson/.test(type)) {
     for (const line of text.split('\n')) if (line.trim() !== '') JSON.parse(line);
   } else if (/json/.test(type)) {
-    for (const doc of jsonSequence(text)) JSON.parse(doc);
+    for (const doc of jsonDocuments(text)) JSON.parse(doc);
   }
 }
 
-/** A body of one JSON document, or of several back to back (Splunk HEC's batch format). */
-function jsonSequence(text: string): string[] {
-  const docs: string[] = [];
-  let depth = 0;
-  let inString = false;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{' || c === '[') depth++;
-    else if ((c === '}' || c === ']') && --depth === 0) {
-      docs.push(text.slice(start, i + 1));
-      start = i + 1;
-    }
-  }
-  if (text.slice(start).trim() !== '' || docs.length === 0) docs.push(text.slice(start));
-  return docs;
-}
 
 describe('fuzz: every output payload builder under 1,000 hostile alerts', () => {
   const samples = fc.sample(hostileAlert, { numRuns: ALERTS, seed: SEED });
