@@ -27,12 +27,13 @@ export function natsError(err: unknown, target: string, subject?: string): Deliv
   const errors = chain(err);
   const named = (name: string) => errors.find((e) => e.name === name);
   const on = subject ? ` on "${subject}"` : '';
+  const subj = subject ? ` "${subject}"` : '';
   const first = errors[0];
   const text = first?.message ?? String(err);
 
   if (named('NoResponders') || named('JetStreamNotEnabled')) {
     return new DeliveryError(
-      `${target}: no JetStream stream captures subject${on} (no responders, 503); create a stream whose subjects cover it, or JetStream is not enabled`,
+      `${target}: no JetStream stream captures the subject${subj} (no responders, 503); create a stream whose subjects cover it, or JetStream is not enabled`,
       { retryable: true, reason: 'server_error', status: 503 },
     );
   }

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from './redis-server.js';
 import { waitFor } from './wait.js';
 
@@ -74,5 +76,58 @@ export class TestNats {
   async destroy(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A message as a consumer reads it back from the stream. */
+export interface StoredNatsMessage {
+  seq: number;
+  subject: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+/** A plain client of the test's own (not the output under test): stream admin and reading back. */
+export class NatsProbe {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+  ) {}
+
+  static async connect(url: string, opts: Parameters<typeof connect>[0] = {}): Promise<NatsProbe> {
+    const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100, ...opts });
+    return new NatsProbe(nc, await jetstreamManager(nc));
+  }
+
+  /** A stream over `subjects` with a duplicate window (JetStream's default is 2 min). */
+  async createStream(name: string, subjects: string[], more: { duplicate_window?: number; max_msg_size?: number } = {}): Promise<void> {
+    await this.jsm.streams.add({ name, subjects, ...more });
+  }
+
+  async count(stream: string): Promise<number> {
+    return (await this.jsm.streams.info(stream)).state.messages;
+  }
+
+  /** Every message of the stream, in order, through an ordered consumer. */
+  async readAll(stream: string): Promise<StoredNatsMessage[]> {
+    const total = await this.count(stream);
+    const out: StoredNatsMessage[] = [];
+    if (total === 0) return out;
+    const consumer = await jetstream(this.nc).consumers.get(stream);
+    const deadline = Date.now() + 15_000;
+    while (out.length < total) {
+      if (Date.now() > deadline) throw new Error(`read ${out.length} of ${total} messages of ${stream}`);
+      const batch = await consumer.fetch({ max_messages: total - out.length, expires: 2_000 });
+      for await (const m of batch) {
+        const headers: Array<[string, string]> = [];
+        for (const key of m.headers?.keys() ?? []) for (const v of m.headers!.values(key)) headers.push([key, v]);
+        out.push({ seq: m.seq, subject: m.subject, headers, body: m.string() });
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
   }
 }
