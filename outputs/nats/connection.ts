@@ -39,6 +39,7 @@ export class NatsLink {
   /** True until the first dial has failed: sends wait for it rather than failing at once. */
   private firstDial = true;
   private lastError?: unknown;
+  private lastLogged?: string;
   private downSince = Date.now();
   private timer?: NodeJS.Timeout;
   private readonly listeners = new Set<Listener>();
@@ -126,6 +127,7 @@ export class NatsLink {
         this.up = true;
         this.lastError = undefined;
         this.firstDial = false;
+        this.lastLogged = undefined;
         this.opts.logger.info({ server: nc.getServer() }, 'nats connected');
         this.notify();
         void this.watch(nc);
@@ -133,7 +135,10 @@ export class NatsLink {
       (err: unknown) => {
         this.firstDial = false;
         this.setDown(err);
-        this.opts.logger.warn({ err: this.opts.classify(err).message }, 'nats connect failed; retrying');
+        // Once per change of reason, not once per attempt of a long outage.
+        const why = this.opts.classify(err).message;
+        if (why !== this.lastLogged) this.opts.logger.warn({ err: why }, 'nats connect failed; retrying with backoff');
+        this.lastLogged = why;
         this.redial();
       },
     );

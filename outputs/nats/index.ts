@@ -36,6 +36,9 @@ const options = {
 
 type NatsConfig = OutputInstanceConfig<typeof options>;
 
+/** An NKey seed: `S`, the key type, then base32 (58 characters for a user seed). */
+const NKEY_SEED = /^S[A-Z][A-Z2-7]{40,}$/;
+
 const AUTH_KEYS = ['username', 'token', 'nkey', 'credentials'] as const;
 
 function check(config: NatsConfig): Array<{ key: string; message: string }> {
@@ -66,7 +69,10 @@ function connectionOptions(config: NatsConfig, name: string): NodeConnectionOpti
     else opts.token = decodeURIComponent(fromUrl.username);
   }
   if (config.token) opts.token = config.token;
-  if (config.nkey) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(config.nkey.startsWith('S') ? config.nkey : readFileSync(config.nkey, 'utf8').trim()));
+  if (config.nkey) {
+    const seed = NKEY_SEED.test(config.nkey) ? config.nkey : readFileSync(config.nkey, 'utf8').trim();
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
   if (config.credentials) opts.authenticator = credsAuthenticator(readFileSync(config.credentials));
   if (config.tls || urls.some((u) => u.protocol === 'tls:')) {
     opts.tls = {

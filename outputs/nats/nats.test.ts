@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -217,6 +221,27 @@ describe('nats credentials and TLS', () => {
       await output({ url: `nats://tok-0123456789abcdef@127.0.0.1:${s.port}` }).send([alerts.k8s_audit], { signal: signal() });
       expect(await probe.count('TOKEN')).toBe(2);
       expect(logLines.join('\n')).not.toContain('tok-0123456789abcdef');
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('nkey: the seed inline or from a file; the seed never shows up', async () => {
+    const user = nkeys.createUser();
+    const seed = new TextDecoder().decode(user.getSeed());
+    const dir = mkdtempSync(join(tmpdir(), 'falconet-nkey-'));
+    writeFileSync(join(dir, 'server.conf'), `authorization { users: [ { nkey: ${user.getPublicKey()} } ] }\n`);
+    writeFileSync(join(dir, 'user.nk'), `${seed}\n`);
+    const s = await serve(['-c', join(dir, 'server.conf')]);
+    const probe = await NatsProbe.connect(s.url, { authenticator: nkeyAuthenticator(user.getSeed()) });
+    try {
+      await probe.createStream('NKEY', ['falco.>']);
+      await output({ url: s.url, nkey: seed }).send([alerts.syscall], { signal: signal() });
+      await output({ url: s.url, nkey: join(dir, 'user.nk') }).send([alerts.k8s_audit], { signal: signal() });
+      expect(await probe.count('NKEY')).toBe(2);
+      const err = await failure(output({ url: s.url, nkey: new TextDecoder().decode(nkeys.createUser().getSeed()) }).send([alerts.syscall], { signal: signal() }));
+      expect(err).toMatchObject({ retryable: false, reason: 'auth_error' });
+      expect([err.message, err.stack, ...logLines].join('\n')).not.toContain(seed);
     } finally {
       await probe.close();
     }

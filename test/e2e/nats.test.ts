@@ -190,9 +190,9 @@ describe('nats output (JetStream) against nats-server', () => {
     const out = output({ subject: `${prefix}.{priority}.{rule}`, mode: 'core', batch: { size: 5 } });
     const alerts = FIXTURES.slice(0, 5);
     // A core subscriber sees them live; the stream over the prefix stores them too (JetStream
-    // captures core publishes, without an ack to the publisher and without Nats-Msg-Id dedup).
+    // captures core publishes, but the publisher gets no ack).
     const seen: Array<{ subject: string; id?: string; body: string }> = [];
-    const sub = probe.nc.subscribe(`${prefix}.>`, { callback: (_err, m) => seen.push({ subject: m.subject, id: m.headers?.get('Nats-Msg-Id'), body: m.string() }) });
+    const sub = probe.nc.subscribe(`${prefix}.>`, { callback: (_err, m) => void seen.push({ subject: m.subject, id: m.headers?.get('Nats-Msg-Id'), body: m.string() }) });
     await probe.nc.flush();
     try {
       await expect(out.send(alerts, { signal: signal() })).resolves.toBeUndefined();
@@ -236,7 +236,7 @@ describe('nats output through the pipeline', () => {
     expect((await pipeline.post(during.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     const queue = pipeline.queue('nats');
     // The worker tries, fails retryably, and the jobs wait (delayed) for the broker.
-    await waitFor(async () => (await queue.getJobCounts('delayed')).delayed > 0, { what: 'a delivery job waiting for the broker' });
+    await waitFor(async () => ((await queue.getJobCounts('delayed')).delayed ?? 0) > 0, { what: 'a delivery job waiting for the broker' });
     expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
 
     await server.start();
