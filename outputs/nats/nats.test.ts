@@ -162,6 +162,40 @@ describe('nats output against nats-server', () => {
     expect(await probe.count('SMALL')).toBe(before + 2);
   });
 
+  it('a batch: alerts whose ack failed come back for retry, the acked ones are delivered', async () => {
+    await probe.createStream('MIX', ['mix.critical.>']);
+    const critical: Alert = { ...alerts.syscall, id: 'mix-critical', priority: 'Critical' };
+    const notice: Alert = { ...alerts.syscall, id: 'mix-notice', priority: 'Notice' };
+    const warning: Alert = { ...alerts.k8s_audit, id: 'mix-warning', priority: 'Warning' };
+    const result = (await output({ subject: 'mix.{priority}.{rule}', batch: { size: 3 } }).send([notice, critical, warning], { signal: signal() })) as SendResult;
+    expect(result.rejected).toEqual([]);
+    expect(result.retry).toEqual([notice, warning]);
+    expect(result.retry![0]).toBe(notice);
+    expect(await probe.count('MIX')).toBe(1);
+    // All of a batch failing alike: one error for the whole send, with its reason.
+    const err = await failure(output({ subject: 'mix.{priority}.{rule}', batch: { size: 2 } }).send([notice, warning], { signal: signal() }));
+    expect(err).toMatchObject({ retryable: true, reason: 'server_error', status: 503 });
+  });
+
+  it('close() while the server is away ends the reconnects at once', async () => {
+    const own = await new TestNats().start();
+    try {
+      const probeOwn = await NatsProbe.connect(own.url);
+      await probeOwn.createStream('AWAY', ['falco.>']);
+      await probeOwn.close();
+      const o = build({ url: own.url });
+      await o.send([alerts.syscall], { signal: signal() });
+      await own.stop();
+      const err = await failure(o.send([alerts.syscall], { signal: signal() }));
+      expect(err).toMatchObject({ retryable: true, reason: 'network' });
+      const guard = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 3_000).unref());
+      expect(await Promise.race([o.close!().then(() => 'closed'), guard])).toBe('closed');
+      await expect(o.send([alerts.syscall], { signal: signal() })).rejects.toThrow(/output closed/);
+    } finally {
+      await own.destroy();
+    }
+  });
+
   it('core mode: a message over max_payload fails for good (invalid_payload)', async () => {
     const huge: Alert = { ...alerts.syscall, output_fields: { blob: 'x'.repeat(2 * 1024 * 1024) } };
     const err = await failure(output({ mode: 'core' }).send([huge], { signal: signal() }));

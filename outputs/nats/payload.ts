@@ -23,7 +23,6 @@ export interface NatsMessage {
 
 /** Header values are one line of printable text: Falco strings are attacker-influenced. */
 function headerValue(value: string): string {
-  // eslint-disable-next-line no-control-regex
   return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 1024);
 }
 
