@@ -2,6 +2,7 @@ import type { OutputDefinition } from './kit/types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
 import { discordOutput } from './discord/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
+import { googlechatOutput } from './googlechat/index.js';
 import { lokiOutput } from './loki/index.js';
 import { mattermostOutput } from './mattermost/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
@@ -12,7 +13,7 @@ import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, discordOutput, mattermostOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, discordOutput, mattermostOutput, googlechatOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {
