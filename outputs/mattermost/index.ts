@@ -4,6 +4,9 @@ import { httpClientFor } from '../kit/http-client.js';
 import { chatOptions, httpTransportOptions, httpUrl, mentionOptions } from '../kit/options.js';
 import { buildMattermostMessage } from './payload.js';
 
+/** A Mattermost @-mention: `@channel`, `@here`, `@all`, a username or a group name. */
+export const MATTERMOST_MENTION = /^@[a-z0-9._-]+$/i;
+
 const options = {
   /** Incoming webhook URL (`https://<server>/hooks/<key>`): the key in the path is the credential. */
   webhookUrl: httpUrl,
@@ -28,6 +31,11 @@ export const mattermostOutput = defineOutput({
   defaultOverflow: 'digest',
   secretKeys: ['webhookUrl', 'headers'],
   example: ({ url }) => ({ type: 'mattermost', webhookUrl: `${url}/hooks/s3cr3tm4ttermostHookKey0123` }),
+  check(config) {
+    return config.mentions
+      .filter((m) => !MATTERMOST_MENTION.test(m))
+      .map((m) => ({ key: 'mentions', message: `"${m}" does not notify in Mattermost; use @channel, @here, @all, @username or @group` }));
+  },
   create(config) {
     const http = httpClientFor(config);
     return {

@@ -47,6 +47,8 @@ describe('mattermost payload', () => {
     expect(m.text).toBe('@channel @oncall');
     expect(m.attachments[0].text).toBe('echo @\u200bchannel @\u200ball @\u200bhere to admin@example.com \\*\\*bold\\*\\* \\[x\\](https://evil.example)');
     expect(escapeMattermost('# h\n1. item\n- item\n> q')).toBe('\\# h\n1\\. item\n\\- item\n\\> q');
+    const example = mattermostOutput.example!({ host: 'h', port: 1, url: 'https://mm.example.com' });
+    expect(() => parseOutputInstance('m', { ...example, mentions: ['<!channel>'] })).toThrow(/outputs\.m\.mentions: "<!channel>" does not notify in Mattermost/);
   });
 
   it('sets channel, username and icon_url when configured, and the templates', () => {

@@ -109,7 +109,8 @@ export function buildWebexMessage(alert: Alert, opts: WebexPayloadOptions): Webe
         footer: [alert.time, `id ${alert.id}`],
       };
   const mentions = truncateBytes(mentionPrefix(opts).trim(), 1_000);
-  const message: WebexMessage = { text: truncateBytes(content.title, WEBEX_MAX_BYTES), markdown: markdownOf(content, mentions) };
+  // `text` is plain, but a `<@all>` in a rule name must not become a mention there either.
+  const message: WebexMessage = { text: truncateBytes(content.title.replace(/<@/g, '<\u200b@'), WEBEX_MAX_BYTES), markdown: markdownOf(content, mentions) };
   if (opts.roomId) return { roomId: opts.roomId, ...message };
   if (opts.toPersonEmail) return { toPersonEmail: opts.toPersonEmail, ...message };
   return message;

@@ -37,6 +37,7 @@ describe('webex payload', () => {
     expect(m.markdown.split('\n\n')[0]).toBe('<@all>\n**Notice: Terminal shell in container**');
     expect(m.markdown.split('\n\n')[1]).toBe('cmd=\\<NA\\> \\<\u200b@all\\> \\*\\*b\\*\\* \\[x\\](https://evil.example) a\\_b \\#1');
     expect(escapeWebexMarkdown('- a\n1. b\n> c')).toBe('\\- a\n1\\. b\n\\> c');
+    expect(buildWebexMessage({ ...alert, rule: '<@all> rule' }, { roomId: ROOM }).text).toBe('Notice: <\u200b@all> rule');
   });
 
   it('stays within 7,439 bytes of markdown for a huge multibyte alert, and says what it cut', () => {
