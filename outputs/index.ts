@@ -1,17 +1,36 @@
 import type { OutputDefinition } from './kit/types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
+import { discordOutput } from './discord/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
+import { googlechatOutput } from './googlechat/index.js';
 import { lokiOutput } from './loki/index.js';
+import { mattermostOutput } from './mattermost/index.js';
 import { natsOutput } from './nats/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
 import { teamsOutput } from './teams/index.js';
+import { webexOutput } from './webex/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, natsOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [
+  stdoutOutput,
+  webhookOutput,
+  alertmanagerOutput,
+  pagerdutyOutput,
+  slackOutput,
+  splunkOutput,
+  teamsOutput,
+  elasticsearchOutput,
+  lokiOutput,
+  natsOutput,
+  discordOutput,
+  mattermostOutput,
+  googlechatOutput,
+  webexOutput,
+];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {

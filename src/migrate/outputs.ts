@@ -52,6 +52,16 @@ function messageFormat(ctx: OutputMapContext, out: Record<string, unknown>): voi
   else out.messageFormat = mustache;
 }
 
+/** Falcosidekick's `icon` (an image URL) as the Falconet key `to`, when it is an http(s) URL. */
+function iconUrl(ctx: OutputMapContext, to: string): string | undefined {
+  const icon = ctx.str('icon');
+  if (icon === undefined) return undefined;
+  if (/^https?:\/\//.test(icon)) return ctx.take('icon', to) as string;
+  ctx.take('icon');
+  ctx.drop('icon', `"${icon}" is not an http(s) URL`);
+  return undefined;
+}
+
 function cosmetic(ctx: OutputMapContext, keys: string[]): void {
   for (const k of keys) if (ctx.take(k) !== undefined) ctx.drop(k, 'cosmetic: Falconet uses its own');
 }
@@ -302,11 +312,65 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
       },
     },
   },
+  {
+    section: 'mattermost',
+    title: 'Mattermost',
+    enabledBy: ['webhookurl'],
+    mapping: {
+      kind: 'native',
+      type: 'mattermost',
+      map(ctx) {
+        const out: Record<string, unknown> = { webhookUrl: ctx.secret('webhookurl', 'webhookUrl') };
+        const username = ctx.str('username');
+        if (username !== undefined && ctx.take('username', 'username') !== undefined && username !== 'Falcosidekick') out.username = username;
+        const icon = iconUrl(ctx, 'iconUrl');
+        if (icon !== undefined) out.iconUrl = icon;
+        const format = ctx.str('outputformat');
+        if (format !== undefined && ctx.take('outputformat') !== undefined && format !== 'all') {
+          ctx.note(`outputformat ${format}: Falconet's Mattermost attachment always shows the output and the fields (not carried over)`);
+        }
+        messageFormat(ctx, out);
+        cosmetic(ctx, ['footer']);
+        return out;
+      },
+    },
+  },
+  {
+    section: 'googlechat',
+    title: 'Google Chat',
+    enabledBy: ['webhookurl'],
+    mapping: {
+      kind: 'native',
+      type: 'googlechat',
+      map(ctx) {
+        const out: Record<string, unknown> = { webhookUrl: ctx.secret('webhookurl', 'webhookUrl') };
+        const format = ctx.str('outputformat');
+        if (format !== undefined && ctx.take('outputformat') !== undefined && format !== 'all') {
+          ctx.note(`outputformat ${format}: Falconet's Google Chat card always shows the output and the fields (not carried over)`);
+        }
+        messageFormat(ctx, out);
+        ctx.note('threads: Falconet posts each rule\'s alerts in one thread of the space (threadKey {{rule}}); threading: false posts every alert as its own thread, as Falcosidekick does');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'discord',
+    title: 'Discord',
+    enabledBy: ['webhookurl'],
+    mapping: {
+      kind: 'native',
+      type: 'discord',
+      map(ctx) {
+        const out: Record<string, unknown> = { webhookUrl: ctx.secret('webhookurl', 'webhookUrl') };
+        const icon = iconUrl(ctx, 'avatarUrl');
+        if (icon !== undefined) out.avatarUrl = icon;
+        return out;
+      },
+    },
+  },
   // ---- via webhook, converted ----
-  { section: 'mattermost', title: 'Mattermost', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
   { section: 'rocketchat', title: 'Rocket.Chat', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
-  { section: 'googlechat', title: 'Google Chat', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
-  { section: 'discord', title: 'Discord', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"content": "${CHAT_TEXT}"}`) },
   { section: 'webex', title: 'Webex', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"markdown": "**${CHAT_TEXT.replace('\\n', '**\\n')}"}`) },
   { section: 'cliq', title: 'Zoho Cliq', enabledBy: ['webhookurl'], mapping: chatViaWebhook('webhookurl', `{"text": "${CHAT_TEXT}"}`) },
   {

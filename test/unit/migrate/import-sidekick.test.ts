@@ -151,6 +151,48 @@ describe('falconet import-sidekick: conversion', () => {
   });
 });
 
+describe('chat webhooks with a native output (discord, mattermost, googlechat)', () => {
+  const yaml = [
+    'discord:',
+    '  webhookurl: https://discord.com/api/webhooks/123/s3cr3tDiscord',
+    '  icon: https://example.com/falco.png',
+    '  minimumpriority: error',
+    'mattermost:',
+    '  webhookurl: https://mm.example.com/hooks/s3cr3tMattermost',
+    '  username: Falcosidekick',
+    '  icon: https://example.com/falco.png',
+    '  footer: by falco',
+    '  messageformat: "Alert from {{ .Hostname }}"',
+    '  checkcert: false',
+    'googlechat:',
+    '  webhookurl: https://chat.googleapis.com/v1/spaces/AAAA/messages?key=k&token=s3cr3tGchat',
+    '  outputformat: text',
+    'webex:',
+    '  webhookurl: https://webexapis.com/v1/webhooks/incoming/s3cr3tWebex',
+  ].join('\n');
+
+  it('converts them to their native outputs (webex, an incoming webhook, stays a webhook) and the result validates', () => {
+    const conversion = convertSidekick(readSidekickSource({ yaml }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    const outputs = conversion.config.outputs as Record<string, Record<string, unknown>>;
+    expect(outputs.discord).toEqual({ type: 'discord', webhookUrl: '${DISCORD_WEBHOOKURL}', avatarUrl: 'https://example.com/falco.png', minimumPriority: 'error' });
+    expect(outputs.mattermost).toEqual({
+      type: 'mattermost',
+      webhookUrl: '${MATTERMOST_WEBHOOKURL}',
+      iconUrl: 'https://example.com/falco.png',
+      messageFormat: 'Alert from {{hostname}}',
+      tls: { insecureSkipVerify: true },
+    });
+    expect(outputs.googlechat).toEqual({ type: 'googlechat', webhookUrl: '${GOOGLECHAT_WEBHOOKURL}' });
+    expect(outputs.webex).toMatchObject({ type: 'webhook', url: '${WEBEX_WEBHOOKURL}' });
+    expect(conversion.secrets.map((s) => s.env).sort()).toEqual(['DISCORD_WEBHOOKURL', 'GOOGLECHAT_WEBHOOKURL', 'MATTERMOST_WEBHOOKURL', 'WEBEX_WEBHOOKURL']);
+    const status = (key: string) => conversion.lines.find((l) => l.key === key)?.status;
+    expect(status('mattermost.footer')).toBe('dropped');
+    expect(conversion.lines.find((l) => l.key === 'googlechat.outputformat')?.status).toBeDefined();
+    expect(JSON.stringify(conversion.config)).not.toMatch(/s3cr3t/);
+  });
+});
+
 describe('tlsserver.*', () => {
   // listen.tls and listen.plain come with inbound TLS (the auth work); without them the keys are reported.
   const hasInboundTls = 'tls' in (rootSchema.shape.listen.unwrap() as unknown as { shape: object }).shape;
