@@ -2,15 +2,18 @@ import type { OutputDefinition } from './kit/types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
 import { lokiOutput } from './loki/index.js';
+import { opsgenieOutput } from './opsgenie/index.js';
+import { otlpOutput } from './otlp/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
+import { talonOutput } from './talon/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, opsgenieOutput, talonOutput, otlpOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {
