@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { falcoHeaders, fixtureAlertLines } from '../helpers/fixtures.js';
+import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { testConfig } from '../helpers/harness.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,16 +21,17 @@ describe('opsgenie through the pipeline', () => {
     capture.fallback = { status: 202, headers: { 'content-type': 'application/json' }, body: '{"result":"Request will be processed","took":0.004,"requestId":"9ae63dd7-ed00-4c81-86f0-c4ffd33142c9"}' };
     const pipeline = await rig.pipeline(
       testConfig({
-        outputs: { og: { type: 'opsgenie', apiKey: API_KEY, url: capture.url, dedup: { window: '1s', key: ['rule'] } } },
+        outputs: { og: { type: 'opsgenie', apiKey: API_KEY, url: capture.url, dedup: { window: '2s', key: ['rule'] } } },
         routes: [{ outputs: ['og'] }],
       }),
     );
     const shell = fixtureAlertLines()[8]!; // Notice "Terminal shell in container", evt.time 1749716043412907117
-    // 20 repeats of the rule, each a distinct event (its own time and evt.time).
-    for (let i = 0; i < 20; i++) {
-      const line = shell.replace('1749716043412907117', String(1749716043412907117n + BigInt(i))).replace('08:14:03.412907117Z', `08:14:03.4129071${String(17 + i).padStart(2, '0')}Z`);
-      expect((await pipeline.post(line, falcoHeaders())).status).toBe(200);
-    }
+    // 20 repeats of the rule, each a distinct event (its own time and evt.time), in one NDJSON body
+    // so that all of them fall inside one storm window whatever the machine's speed.
+    const repeats = Array.from({ length: 20 }, (_, i) =>
+      shell.replace('1749716043412907117', String(1749716043412907117n + BigInt(i))).replace('08:14:03.412907117Z', `08:14:03.4129071${String(17 + i).padStart(2, '0')}Z`),
+    );
+    expect((await pipeline.post(repeats.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     await waitFor(() => capture.requests.length >= 2, { what: 'the first alert and the digest', timeoutMs: 15_000 });
     const [first, digest] = capture.requests.map((r) => {
       expect(r.path).toBe('/v2/alerts');
