@@ -6,10 +6,13 @@ import { googlechatOutput } from './googlechat/index.js';
 import { lokiOutput } from './loki/index.js';
 import { mattermostOutput } from './mattermost/index.js';
 import { natsOutput } from './nats/index.js';
+import { opsgenieOutput } from './opsgenie/index.js';
+import { otlpOutput } from './otlp/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
+import { talonOutput } from './talon/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webexOutput } from './webex/index.js';
 import { webhookOutput } from './webhook/index.js';
@@ -30,6 +33,9 @@ export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [
   mattermostOutput,
   googlechatOutput,
   webexOutput,
+  opsgenieOutput,
+  talonOutput,
+  otlpOutput,
 ];
 
 const BY_TYPE = new Map<string, OutputDefinition>();

@@ -214,6 +214,77 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
     },
   },
   {
+    section: 'opsgenie',
+    title: 'Opsgenie',
+    enabledBy: ['apikey'],
+    mapping: {
+      kind: 'native',
+      type: 'opsgenie',
+      map(ctx) {
+        const out: Record<string, unknown> = { apiKey: ctx.secret('apikey', 'apiKey') };
+        const region = ctx.str('region');
+        if (region !== undefined && ctx.take('region', 'region') !== undefined) out.region = region.toLowerCase() === 'eu' ? 'eu' : 'us';
+        ctx.note('alias: Falconet sends a stable alias (rule, host, container, command line: dedupKey), so repeats count on one open Opsgenie alert where Falcosidekick opened a new one each time; message is "[priority] rule on host", the output text is the description; priorities P1..P5 as Falcosidekick maps them');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'talon',
+    title: 'Falco Talon',
+    enabledBy: ['address'],
+    mapping: {
+      kind: 'native',
+      type: 'talon',
+      map(ctx) {
+        ctx.note('body: the event JSON Falcosidekick posts (uuid, output, priority, rule, time, output_fields, source, tags, hostname), with Falconet\'s alert id as uuid');
+        return { url: urlSecret(ctx, 'address') };
+      },
+    },
+  },
+  {
+    section: 'otlp.logs',
+    title: 'OTLP Logs',
+    enabledBy: ['endpoint'],
+    mapping: {
+      kind: 'native',
+      type: 'otlp',
+      map(ctx) {
+        const out: Record<string, unknown> = { url: urlSecret(ctx, 'endpoint') };
+        const protocol = ctx.str('protocol');
+        if (protocol !== undefined && ctx.take('protocol') !== undefined) {
+          if (/grpc/i.test(protocol)) ctx.drop('protocol', 'Falconet speaks OTLP/HTTP (JSON) only: point url at the receiver\'s HTTP port (4318) instead of gRPC (4317)');
+          else if (protocol !== 'http/json') ctx.note(`protocol ${protocol}: Falconet sends OTLP/HTTP in the JSON encoding, which OTLP/HTTP receivers accept alongside protobuf`);
+        }
+        const raw = ctx.take('headers', 'headers');
+        if (typeof raw === 'string' && raw.trim() !== '') {
+          const h: Record<string, string> = {};
+          for (const pair of raw.split(',')) {
+            const at = pair.indexOf('=');
+            if (at <= 0) continue;
+            const name = pair.slice(0, at).trim();
+            let value = pair.slice(at + 1).trim();
+            try {
+              value = decodeURIComponent(value);
+            } catch {
+              // Not percent-encoded after all: kept as written.
+            }
+            const envVar = `OTLP_LOGS_HEADERS_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+            h[name] = /auth|token|key|secret|cookie|pass/i.test(name) ? ctx.secretValue(value, envVar, `otlp.logs.headers.${name}`) : value;
+          }
+          if (Object.keys(h).length > 0) out.headers = h;
+        }
+        const timeout = ctx.take('timeout', 'timeout');
+        if (timeout !== undefined && timeout !== '' && Number(timeout) > 0) out.timeout = Number(timeout);
+        if (ctx.take('tls') !== undefined) ctx.drop('tls', 'the url\'s scheme decides: https:// for TLS');
+        if (ctx.take('synced') !== undefined) ctx.drop('synced', 'Falconet always waits for the receiver\'s answer before a batch counts as delivered');
+        if (ctx.take('extraenvvars') !== undefined) ctx.drop('extraenvvars', 'OTEL_* variables are not read: set headers, timeout and resource on the output');
+        ctx.note('records: severity from the priority, Falco\'s event time, output fields as typed attributes, service.name=falco (resource); Falcosidekick sent INFO with its own clock and no output fields');
+        return out;
+      },
+    },
+  },
+  {
     section: 'elasticsearch',
     title: 'Elasticsearch',
     enabledBy: ['hostport'],
@@ -413,7 +484,6 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
     }),
   },
   { section: 'tekton', title: 'Tekton (EventListener)', enabledBy: ['eventlistener'], mapping: eventJson('eventlistener') },
-  { section: 'talon', title: 'Falco Talon', enabledBy: ['address'], mapping: eventJson('address') },
   {
     section: 'sumologic',
     title: 'Sumo Logic',

@@ -72,6 +72,31 @@ describe('falconet import-sidekick: conversion', () => {
     });
   });
 
+  it('maps opsgenie, talon and otlp.logs to their native outputs', () => {
+    const yaml = [
+      'opsgenie:\n  apikey: "s3cr3t-genie-key"\n  region: "EU"\n  minimumpriority: "error"',
+      'talon:\n  address: "http://falco-talon.falco:2803"\n  checkcert: false',
+      'otlp:\n  logs:\n    endpoint: "http://otel-collector:4318/v1/logs"\n    protocol: "grpc"\n    timeout: 5000\n    headers: "x-scope-orgid=sec,authorization=Bearer%20s3cr3t-otlp"\n    synced: true',
+    ].join('\n');
+    const conversion = convertSidekick(readSidekickSource({ yaml }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    const outputs = conversion.config.outputs as Record<string, Record<string, unknown>>;
+    expect(outputs.opsgenie).toEqual({ type: 'opsgenie', apiKey: '${OPSGENIE_APIKEY}', region: 'eu', minimumPriority: 'error' });
+    expect(outputs.talon).toEqual({ type: 'talon', url: 'http://falco-talon.falco:2803', tls: { insecureSkipVerify: true } });
+    expect(outputs['otlp-logs']).toMatchObject({
+      type: 'otlp',
+      url: 'http://otel-collector:4318/v1/logs',
+      timeout: 5000,
+      headers: { 'x-scope-orgid': 'sec', authorization: '${OTLP_LOGS_HEADERS_AUTHORIZATION}' },
+    });
+    expect(conversion.secrets.find((s) => s.env === 'OTLP_LOGS_HEADERS_AUTHORIZATION')?.value).toBe('Bearer s3cr3t-otlp');
+    const status = (key: string) => conversion.lines.find((l) => l.key === key)?.status;
+    expect(status('otlp.logs.protocol')).toBe('dropped');
+    expect(status('otlp.logs.synced')).toBe('dropped');
+    expect(status('opsgenie.region')).toBe('mapped');
+    expect(stringify(conversion.config)).not.toContain('s3cr3t');
+  });
+
   it('writes secrets as ${ENV} references and lists them; --inline-secrets writes the values', () => {
     const source = readSidekickSource({ yaml: read('full.yaml') });
     const referenced = convertSidekick(source);
