@@ -101,7 +101,7 @@ export class AmqpLink {
   private readonly wakers = new Set<() => void>();
 
   constructor(private readonly opts: LinkOptions) {
-    const backoff = opts.backoff ?? { initialDelay: 250, maxDelay: 15_000 };
+    const backoff = opts.backoff ?? { initialDelay: 200, maxDelay: 5_000 };
     this.model = connect(opts.target.connect, {
       ...opts.target.socket,
       recovery: { waitForConnect: false, ...backoff, setup: (model: ChannelModel) => this.setup(model) },

@@ -30,9 +30,8 @@ const outputs: Output[] = [];
 const rig = useRig();
 
 beforeAll(async () => {
-  rabbit = await new TestRabbit().start();
-  await rabbit.addVhost(VHOST, USER);
-}, 120_000);
+  rabbit = await new TestRabbit({ vhosts: [VHOST], users: [USER] }).start();
+}, 90_000);
 
 afterAll(async () => {
   await rabbit?.destroy();
@@ -45,8 +44,8 @@ afterEach(async () => {
 const unique = (what: string) => `${what}-${randomBytes(4).toString('hex')}`;
 
 function create(options: Record<string, unknown>): Output {
-  const instance = parseOutputInstance('amqp', { type: 'rabbitmq', url: rabbit.url(VHOST), ...USER, ...options });
-  const output = rabbitmqOutput.create(instance.config as never, { name: instance.name, logger: pino({ level: 'silent' }) });
+  const instance = parseOutputInstance('amqp', { type: 'rabbitmq', url: rabbit.url(VHOST), ...USER, ...options }, rabbitmqOutput);
+  const output = rabbitmqOutput.create(instance.config, { name: instance.name, logger: pino({ level: 'silent' }) });
   outputs.push(output);
   return output;
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +12,22 @@ const run = promisify(execFile);
 
 /**
  * Debian's /usr/sbin wrappers refuse to run as anyone but root or rabbitmq and `su` to the
- * rabbitmq user; the scripts under /usr/lib/rabbitmq/bin run as whoever calls them.
+ * rabbitmq user; the scripts under /usr/lib/rabbitmq/bin run as whoever calls them. They need no
+ * RABBITMQ_ALLOW_INPUT (unset means `-noinput`, right for a background node); the Erlang cookie
+ * is read from $HOME, so HOME is the temp dir and rabbitmqctl gets the same one.
  */
 const BIN = existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? '/usr/lib/rabbitmq/bin' : '/usr/sbin';
+
+export interface RabbitUser {
+  username: string;
+  password: string;
+}
+
+/** RabbitMQ's stored password: base64(salt ++ sha256(salt ++ password)), salt 4 random bytes. */
+function passwordHash(password: string): string {
+  const salt = randomBytes(4);
+  return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password)])).digest()]).toString('base64');
+}
 
 /**
  * A rabbitmq-server of a test's own (never the machine's at 5672): its own node name, AMQP and
@@ -29,6 +42,12 @@ export class TestRabbit {
   private distPort = 0;
   private child?: ChildProcess;
   private exited?: Promise<void>;
+
+  /**
+   * `vhosts` and `users` (each with full rights on every vhost, like guest) are imported from a
+   * definitions file at first boot: no rabbitmqctl round trips, which take a second or more each.
+   */
+  constructor(private readonly opts: { vhosts?: string[]; users?: RabbitUser[] } = {}) {}
 
   get running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
@@ -64,7 +83,11 @@ export class TestRabbit {
     if (this.port === 0) {
       this.port = await freePort();
       this.distPort = await freePort();
-      writeFileSync(join(this.dir, 'rabbitmq.conf'), [`listeners.tcp.1 = 127.0.0.1:${this.port}`, 'log.file.level = warning', 'log.console = false', ''].join('\n'));
+      writeFileSync(join(this.dir, 'definitions.json'), JSON.stringify(this.definitions()));
+      writeFileSync(
+        join(this.dir, 'rabbitmq.conf'),
+        [`listeners.tcp.1 = 127.0.0.1:${this.port}`, 'log.file.level = warning', 'log.console = false', `load_definitions = ${join(this.dir, 'definitions.json')}`, ''].join('\n'),
+      );
       writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
       writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
       writeFileSync(join(this.dir, '.erlang.cookie'), randomBytes(16).toString('hex'), { mode: 0o400 });
@@ -74,7 +97,16 @@ export class TestRabbit {
     const child = spawn(join(BIN, 'rabbitmq-server'), [], { env: this.env(), cwd: this.dir, detached: true, stdio: ['ignore', out, out] });
     closeSync(out);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // A detached node outlives a test process that dies without afterAll: take it along.
+    const reap = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    process.once('exit', reap);
+    this.exited = new Promise((resolve) => child.once('exit', () => (process.off('exit', reap), resolve())));
     const state = await waitFor(
       async () => {
         // An exited server is final: stop polling rather than wait out the deadline.
@@ -87,6 +119,17 @@ export class TestRabbit {
     );
     if (state === 'exited') throw new Error(`rabbitmq-server exited: ${this.output().slice(-2000)}`);
     return this;
+  }
+
+  /** With definitions to load, the broker creates no default user or vhost: guest and / are listed here. */
+  private definitions() {
+    const vhosts = ['/', ...(this.opts.vhosts ?? [])];
+    const users = [{ username: 'guest', password: 'guest' }, ...(this.opts.users ?? [])];
+    return {
+      users: users.map((u) => ({ name: u.username, password_hash: passwordHash(u.password), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: u.username === 'guest' ? ['administrator'] : [] })),
+      vhosts: vhosts.map((name) => ({ name })),
+      permissions: users.flatMap((u) => vhosts.map((vhost) => ({ user: u.username, vhost, configure: '.*', write: '.*', read: '.*' }))),
+    };
   }
 
   output(): string {
