@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { connect, type Channel, type GetMessage } from 'amqplib';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,9 +29,10 @@ const USER = { username: 'falconet', password: 'amqp-s3cret-Pa55' };
 let rabbit: TestRabbit;
 const outputs: Output[] = [];
 const rig = useRig();
+const tlsFile = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 
 beforeAll(async () => {
-  rabbit = await new TestRabbit({ vhosts: [VHOST], users: [USER] }).start();
+  rabbit = await new TestRabbit({ vhosts: [VHOST], users: [USER], tls: { ca: tlsFile('ca.pem'), cert: tlsFile('server.pem'), key: tlsFile('server.key') } }).start();
 }, 90_000);
 
 afterAll(async () => {
@@ -207,6 +209,22 @@ describe('rabbitmq output against rabbitmq-server', () => {
     expect(err.reason).toBe('auth_error');
     expect(err.message).not.toContain('not-the-Pa55word');
     expect(err.message).toContain(`vhost ${VHOST}`);
+  });
+
+  it('amqps: a private CA and a client certificate; without either the connection is refused, retryably', async () => {
+    const exchange = unique('falco');
+    const queue = await boundQueue(exchange);
+    const [alert] = streamAlerts(1, unique('tls'));
+    const tls = { ca: tlsFile('ca.pem'), cert: tlsFile('client.pem'), key: tlsFile('client.key') };
+    expect(await send(create({ url: rabbit.tlsUrl(VHOST), tls, exchange }), [alert!])).toBeUndefined();
+    expect((await takeAll(queue)).map((m) => m.properties.messageId)).toEqual([alert!.id]);
+
+    const unknownCa = await failure(send(create({ url: rabbit.tlsUrl(VHOST), tls: { ...tls, ca: undefined }, exchange }), [alert!]));
+    expect(unknownCa).toMatchObject({ retryable: true, reason: 'network' });
+    expect(unknownCa.message).toMatch(/certificate/i);
+    const noClientCert = await failure(send(create({ url: rabbit.tlsUrl(VHOST), tls: { ca: tls.ca }, exchange }), [alert!]));
+    expect(noClientCert.retryable).toBe(true);
+    expect(await depth(queue)).toBe(0);
   });
 
   it('a broker restart in the middle of 200 alerts loses none: sends fail retryably while it is down', async () => {

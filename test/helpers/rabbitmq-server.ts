@@ -39,6 +39,8 @@ export class TestRabbit {
   readonly dir = mkdtempSync(join(tmpdir(), 'falconet-rabbitmq-'));
   readonly node = `falconet-test-${randomBytes(4).toString('hex')}@localhost`;
   port = 0;
+  /** The amqps:// listener's port, when the broker was given `tls`. */
+  tlsPort = 0;
   private distPort = 0;
   private child?: ChildProcess;
   private exited?: Promise<void>;
@@ -46,8 +48,9 @@ export class TestRabbit {
   /**
    * `vhosts` and `users` (each with full rights on every vhost, like guest) are imported from a
    * definitions file at first boot: no rabbitmqctl round trips, which take a second or more each.
+   * `tls` (PEM file paths) adds an amqps:// listener that requires a client certificate signed by `ca`.
    */
-  constructor(private readonly opts: { vhosts?: string[]; users?: RabbitUser[] } = {}) {}
+  constructor(private readonly opts: { vhosts?: string[]; users?: RabbitUser[]; tls?: { ca: string; cert: string; key: string } } = {}) {}
 
   get running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
@@ -56,6 +59,10 @@ export class TestRabbit {
   /** amqp://guest:guest@127.0.0.1:<port>/<vhost> (guest may log in over loopback). */
   url(vhost = ''): string {
     return `amqp://127.0.0.1:${this.port}/${encodeURIComponent(vhost)}`;
+  }
+
+  tlsUrl(vhost = ''): string {
+    return `amqps://127.0.0.1:${this.tlsPort}/${encodeURIComponent(vhost)}`;
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -83,11 +90,21 @@ export class TestRabbit {
     if (this.port === 0) {
       this.port = await freePort();
       this.distPort = await freePort();
+      const conf = [`listeners.tcp.1 = 127.0.0.1:${this.port}`, 'log.file.level = warning', 'log.console = false', `load_definitions = ${join(this.dir, 'definitions.json')}`];
+      const tls = this.opts.tls;
+      if (tls) {
+        this.tlsPort = await freePort();
+        conf.push(
+          `listeners.ssl.1 = 127.0.0.1:${this.tlsPort}`,
+          `ssl_options.cacertfile = ${tls.ca}`,
+          `ssl_options.certfile = ${tls.cert}`,
+          `ssl_options.keyfile = ${tls.key}`,
+          'ssl_options.verify = verify_peer',
+          'ssl_options.fail_if_no_peer_cert = true',
+        );
+      }
       writeFileSync(join(this.dir, 'definitions.json'), JSON.stringify(this.definitions()));
-      writeFileSync(
-        join(this.dir, 'rabbitmq.conf'),
-        [`listeners.tcp.1 = 127.0.0.1:${this.port}`, 'log.file.level = warning', 'log.console = false', `load_definitions = ${join(this.dir, 'definitions.json')}`, ''].join('\n'),
-      );
+      writeFileSync(join(this.dir, 'rabbitmq.conf'), `${conf.join('\n')}\n`);
       writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
       writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
       writeFileSync(join(this.dir, '.erlang.cookie'), randomBytes(16).toString('hex'), { mode: 0o400 });
