@@ -9,6 +9,7 @@ import { natsOutput } from './nats/index.js';
 import { opsgenieOutput } from './opsgenie/index.js';
 import { otlpOutput } from './otlp/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
+import { rabbitmqOutput } from './rabbitmq/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
@@ -36,6 +37,7 @@ export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [
   opsgenieOutput,
   talonOutput,
   otlpOutput,
+  rabbitmqOutput,
 ];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
