@@ -6,11 +6,12 @@ import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
+import { syslogOutput } from './syslog/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, syslogOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {
