@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { networkError } from '../kit/classify.js';
 import { DeliveryError } from '../kit/errors.js';
@@ -81,6 +81,11 @@ export class StreamTransport implements SyslogTransport {
       // One turn of the event loop, so a FIN or RST that already arrived is seen before writing.
       await new Promise((resolve) => setImmediate(resolve));
       if (this.socket && this.usable(this.socket)) return this.socket;
+      // Ended but not yet reported as lost: drop it here, a fresh connection follows.
+      if (this.socket) {
+        this.socket.destroy();
+        this.socket = undefined;
+      }
     }
     if (this.attempt) return abortable(this.attempt, signal, target);
     if (this.timer && this.lastError) {
@@ -159,9 +164,13 @@ export class StreamTransport implements SyslogTransport {
       this.pending = socket;
       // Errors after this attempt settled (the socket is destroyed then) must not crash the process.
       socket.on('error', () => undefined);
+      const started = Date.now();
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), this.opts.connectTimeout);
+      let settling: NodeJS.Timeout | undefined;
       const done = (err?: unknown) => {
         clearTimeout(timer);
+        clearTimeout(settling);
+        socket.off('session', onSession);
         socket.off('error', done);
         socket.off(protocol === 'tls' ? 'secureConnect' : 'connect', onConnect);
         socket.off('close', onClose);
@@ -171,7 +180,19 @@ export class StreamTransport implements SyslogTransport {
           reject(networkError(err, target));
         } else resolve(socket);
       };
-      const onConnect = () => done();
+      // Not from inside the 'session' event: it fires in the middle of OpenSSL reading the ticket,
+      // and a write from there corrupts the stream (the server sees a bad record MAC).
+      const onSession = () => void setImmediate(() => done());
+      const onConnect = () => {
+        if (protocol !== 'tls' || (socket as TLSSocket).getProtocol() !== 'TLSv1.3') return done();
+        // TLS 1.3: the server checks a client certificate only after our side of the handshake is
+        // done, then answers with a session ticket or an alert. Wait for either (bounded by twice
+        // the handshake's time), so a refused certificate fails this attempt instead of
+        // swallowing the first write.
+        clearTimeout(timer);
+        socket.once('session', onSession);
+        settling = setTimeout(() => done(), Math.min(this.opts.connectTimeout, Math.max(200, 2 * (Date.now() - started))));
+      };
       const onClose = () => done(Object.assign(new Error('connection closed during connect'), { code: 'ECONNRESET' }));
       socket.once('error', done);
       socket.once('close', onClose);

@@ -207,6 +207,15 @@ describe('syslog over TLS (RFC 5425)', () => {
     expect(listener.messages.map((m) => m.raw)).toEqual(SHAPES.map((a) => formatRecord(a, RECORD)));
   });
 
+  it('a server that requires a client certificate we lack: the first send already fails (TLS 1.3 alert awaited), retryably', async () => {
+    const listener = await listen({ transport: 'tls', tls: { ...serverTls(), ca: readFileSync(file('ca.pem')), requestCert: true } });
+    const o = output({ url: listener.url, tls: { ca: file('ca.pem') } });
+    const error = await sendError(o, [alerts.syscall]);
+    expect(error).toMatchObject({ retryable: true, reason: 'network' });
+    expect(error.message).toContain('CERTIFICATE_REQUIRED');
+    expect(listener.messages).toEqual([]);
+  });
+
   it('refuses a server whose certificate another CA signed: retryable, the code in the message, nothing sent', async () => {
     const listener = await listen({ transport: 'tls', tls: serverTls() });
     const o = output({ url: listener.url, tls: { ca: file('other.pem') } });
