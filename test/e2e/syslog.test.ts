@@ -193,6 +193,30 @@ describe('syslog over TCP', () => {
   });
 });
 
+describe('syslog reconnects', () => {
+  it('backs off from a peer that drops every connection at once, and stops on close()', async () => {
+    let connections = 0;
+    const server = createServer((socket) => (connections++, socket.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const o = output({ url: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const started = Date.now();
+      // The first record may be written before the peer's close arrives: TCP syslog has no ack.
+      await send(o, [alerts.syscall]).catch(() => undefined);
+      // The loop reconnects by itself; 100, 200, 400 ms (jittered to at least half) between tries.
+      await waitFor(() => connections >= 4, { what: 'the reconnect loop' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+      await o.close?.();
+      const after = connections;
+      // A negative check: nothing may connect after close(), whatever the loop had scheduled.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(connections).toBe(after);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('syslog over TLS (RFC 5425)', () => {
   const serverTls = () => ({ key: readFileSync(file('server.key')), cert: readFileSync(file('server.pem')) });
 
