@@ -205,6 +205,8 @@ export class StreamTransport implements SyslogTransport {
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
+    // Each pending write watches 'close' and `concurrency` may be high: not a leak.
+    socket.setMaxListeners(0);
     // Receivers send nothing; reading anyway is how a FIN (listener restart) is noticed.
     socket.resume();
     const since = Date.now();
