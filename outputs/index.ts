@@ -14,6 +14,7 @@ import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
 import { stdoutOutput } from './stdout/index.js';
 import { talonOutput } from './talon/index.js';
+import { syslogOutput } from './syslog/index.js';
 import { teamsOutput } from './teams/index.js';
 import { webexOutput } from './webex/index.js';
 import { webhookOutput } from './webhook/index.js';
@@ -38,6 +39,7 @@ export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [
   talonOutput,
   otlpOutput,
   rabbitmqOutput,
+  syslogOutput,
 ];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
