@@ -2,6 +2,7 @@ import type { OutputDefinition } from './kit/types.js';
 import { alertmanagerOutput } from './alertmanager/index.js';
 import { elasticsearchOutput } from './elasticsearch/index.js';
 import { lokiOutput } from './loki/index.js';
+import { mqttOutput } from './mqtt/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { slackOutput } from './slack/index.js';
 import { splunkOutput } from './splunk/index.js';
@@ -10,7 +11,7 @@ import { teamsOutput } from './teams/index.js';
 import { webhookOutput } from './webhook/index.js';
 
 /** Every output type Falconet knows. Adding one: a folder under outputs/ and a line here. */
-export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput];
+export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [stdoutOutput, webhookOutput, alertmanagerOutput, pagerdutyOutput, slackOutput, splunkOutput, teamsOutput, elasticsearchOutput, lokiOutput, mqttOutput];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
 for (const def of OUTPUT_DEFINITIONS) {
