@@ -1,9 +1,13 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mqttOutput } from '../../outputs/mqtt/index.js';
 import { isDeliveryError, type DeliveryError } from '../../outputs/kit/errors.js';
-import type { Output } from '../../outputs/kit/types.js';
+import type { Output, SendResult } from '../../outputs/kit/types.js';
 import type { Alert } from '../../src/alert/alert.js';
 import { stringifyJson } from '../../src/alert/json.js';
 import { parseOutputInstance } from '../../src/config/load.js';
@@ -183,6 +187,47 @@ describe('mqtt output against mosquitto', () => {
     const good = output({ url: b.url, username: 'falconet', password: 'right-password' });
     await good.send([goldenAlerts().plugin], { signal: timeout() });
     await waitFor(() => s.messages.length > 0, { what: 'the alert' });
+    expect(s.messages).toHaveLength(1);
+  });
+
+  it('dead-letters the alerts whose topic the broker\'s ACL refuses (PUBACK 135) and delivers the rest of the batch', async () => {
+    const acl = join(tmpdir(), `falconet-mqtt-acl-${process.pid}`);
+    writeFileSync(acl, 'user falconet\ntopic write falco/notice/#\ntopic read falco/#\n');
+    stops.push(async () => rmSync(acl, { force: true }));
+    const b = await broker({ users: { falconet: 'pw-123456' }, config: [`acl_file ${acl}`] });
+    const s = await sub(b, 'falco/#', { username: 'falconet', password: 'pw-123456' });
+    const alerts = Object.values(goldenAlerts());
+    const allowed = alerts.filter((a) => a.priority === 'Notice');
+    expect(allowed.length).toBeGreaterThan(0);
+    const out = output({ url: b.url, username: 'falconet', password: 'pw-123456', batch: { size: 10 } });
+    const result = (await out.send(alerts, { signal: timeout() })) as SendResult;
+    expect(result.retry ?? []).toEqual([]);
+    expect(result.rejected?.map((r) => r.alert.id).sort()).toEqual(alerts.filter((a) => a.priority !== 'Notice').map((a) => a.id).sort());
+    expect(result.rejected?.[0]?.reason).toMatch(/reason code 135/);
+    await waitFor(() => s.messages.length >= allowed.length, { what: 'the allowed alerts' });
+    expect(s.messages.map(idOf).sort()).toEqual(allowed.map((a) => a.id).sort());
+    // MQTT 3.1.1 has no way to say no: mosquitto acknowledges the denied publish and drops it.
+    const v4 = output({ url: b.url, username: 'falconet', password: 'pw-123456', protocolVersion: 4, clientId: 'falconet-acl-v4' });
+    const denied = alerts.find((a) => a.priority !== 'Notice')!;
+    expect(await v4.send([denied], { signal: timeout() })).toBeUndefined();
+  });
+
+  it('speaks TLS with a private CA and a client certificate (mTLS); a wrong CA or no certificate fails retryably', async () => {
+    const tls = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+    const b = await broker({ config: [`cafile ${tls('ca.pem')}`, `certfile ${tls('server.pem')}`, `keyfile ${tls('server.key')}`, 'require_certificate true'] });
+    const url = `mqtts://127.0.0.1:${b.port}`;
+    const s = await sub(b, 'falco/#', { protocol: 'mqtts', ca: readFileSync(tls('ca.pem')), cert: readFileSync(tls('client.pem')), key: readFileSync(tls('client.key')) });
+    // PEM paths and PEM text both work.
+    const out = output({ url, tls: { ca: tls('ca.pem'), cert: readFileSync(tls('client.pem'), 'utf8'), key: tls('client.key') } });
+    await out.send([goldenAlerts().syscall], { signal: timeout() });
+    await waitFor(() => s.messages.length > 0, { what: 'the alert over TLS' });
+    expect(s.messages[0]!.payload).toBe(stringifyJson(goldenAlerts().syscall));
+    for (const tlsConfig of [{ ca: tls('ca.pem') }, { cert: tls('client.pem'), key: tls('client.key') }]) {
+      const refused = output({ url, tls: tlsConfig, clientId: `falconet-tls-${Object.keys(tlsConfig).join('-')}` });
+      const err = (await refused.send([goldenAlerts().syscall], { signal: timeout() }).catch((e: unknown) => e)) as DeliveryError;
+      expect(isDeliveryError(err), String(err)).toBe(true);
+      expect(err.retryable).toBe(true);
+    }
     expect(s.messages).toHaveLength(1);
   });
 
