@@ -61,6 +61,8 @@ export class MqttConnection {
   /** In-flight publishes allowed: the broker's Receive Maximum (MQTT 5), else V4_MAX_INFLIGHT. */
   private slots = V4_MAX_INFLIGHT;
   private used = 0;
+  /** The broker's Maximum Packet Size (MQTT 5 CONNACK); a larger PUBLISH would cost the connection. */
+  private maxPacket = Infinity;
   private readonly slotWaiters: Waiter[] = [];
 
   constructor(
@@ -103,6 +105,14 @@ export class MqttConnection {
   /** Publishes one message and resolves on its PUBACK (QoS 1) or PUBCOMP (QoS 2). */
   async publish(message: MqttMessage, signal: AbortSignal): Promise<void> {
     await this.ready(signal);
+    const size = publishPacketSize(message);
+    if (size > this.maxPacket) {
+      // The broker would drop the connection (reason 149) and the retry would fail alike.
+      throw new DeliveryError(`${this.target}: the alert makes a ${size}-byte PUBLISH, over the broker's Maximum Packet Size of ${this.maxPacket}`, {
+        retryable: false,
+        reason: 'invalid_payload',
+      });
+    }
     await this.acquireSlot(signal);
     if (this.state !== 'up') {
       this.releaseSlot();
@@ -227,6 +237,7 @@ export class MqttConnection {
     this.client.options.reconnectPeriod = this.jittered();
     const receiveMaximum = connack.properties?.receiveMaximum;
     this.slots = this.opts.protocolVersion === 5 ? (receiveMaximum ?? 65_535) : V4_MAX_INFLIGHT;
+    this.maxPacket = connack.properties?.maximumPacketSize ?? Infinity;
     this.logger.info(
       { broker: this.target, clientId: this.opts.clientId, sessionPresent: connack.sessionPresent, receiveMaximum },
       this.everConnected ? 'mqtt reconnected' : 'mqtt connected',
@@ -303,4 +314,21 @@ export class MqttConnection {
   private jittered(): number {
     return Math.round(this.delay / 2 + (Math.random() * this.delay) / 2);
   }
+}
+
+/** Bytes of the PUBLISH packet for `message` at QoS 1/2 (MQTT 5 encoding; 3.1.1 has no properties). */
+export function publishPacketSize(message: MqttMessage): number {
+  const str = (s: string) => 2 + Buffer.byteLength(s);
+  let props = 0;
+  if (message.properties) {
+    props += 1 + str(message.properties.contentType) + 2;
+    for (const [k, v] of Object.entries(message.properties.userProperties)) props += 1 + str(k) + str(v);
+  }
+  const variable = str(message.topic) + 2 + (message.properties ? varintLength(props) + props : 0);
+  const remaining = variable + Buffer.byteLength(message.payload);
+  return 1 + varintLength(remaining) + remaining;
+}
+
+function varintLength(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }

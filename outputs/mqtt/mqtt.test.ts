@@ -13,6 +13,7 @@ import { waitFor } from '../../test/helpers/wait.js';
 import { DeliveryError, isDeliveryError } from '../kit/errors.js';
 import type { Output, SendResult } from '../kit/types.js';
 import { defaultClientId, mqttOutput, sendResult } from './index.js';
+import { publishPacketSize } from './connection.js';
 import { DEFAULT_TOPIC, buildMqttMessage, connackError, publishError, type MqttMessage } from './payload.js';
 
 const golden = (name: string) => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
@@ -53,6 +54,14 @@ describe('mqtt message', () => {
     const alert = alertWith({ rule: 'Shell > pod / x+y#z', output_fields: { 'k8s.ns.name': 'team/a+#', 'k8s.pod.name': '' } });
     const m = buildMqttMessage(alert, { topic: 'sec/{namespace}/{pod}/{rule}', protocolVersion: 5 });
     expect(m.topic).toBe('sec/team_a/_/shell_pod_x_y_z');
+  });
+
+  it.each([4, 5] as const)('computes the PUBLISH size exactly (MQTT %i), for the broker\'s Maximum Packet Size', (protocolVersion) => {
+    for (const alert of [...Object.values(goldenAlerts()), digestFixture()]) {
+      const m = buildMqttMessage(alert, { topic: DEFAULT_TOPIC, protocolVersion });
+      const packet = mqttPacket.generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, messageId: 42, dup: false, retain: false, properties: m.properties }, { protocolVersion });
+      expect(publishPacketSize(m)).toBe(packet.length);
+    }
   });
 
   it('keeps big integers exact in the payload', () => {

@@ -212,6 +212,22 @@ describe('mqtt output against mosquitto', () => {
     expect(await v4.send([denied], { signal: timeout() })).toBeUndefined();
   });
 
+  it('refuses for good an alert over the broker\'s Maximum Packet Size, without losing the connection', async () => {
+    const b = await broker({ config: ['max_packet_size 1200'] });
+    const s = await sub(b);
+    const logs: string[] = [];
+    const out = output({ url: b.url }, logs);
+    const small = goldenAlerts().plugin;
+    const big = { ...small, id: 'big-one', output: 'x'.repeat(2000) };
+    const err = (await out.send([big], { signal: timeout() }).catch((e: unknown) => e)) as DeliveryError;
+    expect(isDeliveryError(err), String(err)).toBe(true);
+    expect([err.retryable, err.reason]).toEqual([false, 'invalid_payload']);
+    await out.send([small], { signal: timeout() });
+    await waitFor(() => s.messages.length > 0, { what: 'the small alert' });
+    expect(s.messages.map(idOf)).toEqual([small.id]);
+    expect(logs.filter((l) => l.includes('mqtt connection lost'))).toEqual([]);
+  });
+
   it('speaks TLS with a private CA and a client certificate (mTLS); a wrong CA or no certificate fails retryably', async () => {
     const tls = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
     const b = await broker({ config: [`cafile ${tls('ca.pem')}`, `certfile ${tls('server.pem')}`, `keyfile ${tls('server.key')}`, 'require_certificate true'] });
