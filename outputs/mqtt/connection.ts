@@ -14,6 +14,12 @@ const BACKOFF_MAX_MS = 30_000;
 export const SESSION_EXPIRY_SECONDS = 3600;
 /** Publishes in flight per connection under 3.1.1, which has no Receive Maximum to read. */
 const V4_MAX_INFLIGHT = 100;
+/**
+ * A connection must last this long before a loss resets the backoff: a broker that accepts and
+ * then drops the client at once (another client with the same client id taking the session over,
+ * again and again) is retried at the growing pace, not every 0.5 s.
+ */
+const STABLE_MS = 10_000;
 /** How long close() lets a graceful DISCONNECT take before it drops the socket. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -55,6 +61,7 @@ export class MqttConnection {
   private loggedError?: string;
   private delay = BACKOFF_MIN_MS;
   private everConnected = false;
+  private connectedAt = 0;
   /** Sends waiting for the outcome of the connection attempt under way. */
   private readonly waiters = new Set<Waiter>();
   private readonly inflight = new Set<Pending>();
@@ -99,7 +106,8 @@ export class MqttConnection {
     this.client.on('reconnect', () => this.onReconnect());
     this.client.on('error', (err) => this.onError(err));
     this.client.on('disconnect', (packet) => this.onServerDisconnect(packet));
-    this.client.on('close', () => this.onClose());
+    // Before mqtt.js's own listener, which schedules the next attempt with the period set here.
+    this.client.prependListener('close', () => this.onClose());
   }
 
   /** Publishes one message and resolves on its PUBACK (QoS 1) or PUBCOMP (QoS 2). */
@@ -231,10 +239,9 @@ export class MqttConnection {
   private onConnect(connack: IConnackPacket): void {
     if (this.state === 'closed') return;
     this.state = 'up';
+    this.connectedAt = Date.now();
     this.lastError = undefined;
     this.loggedError = undefined;
-    this.delay = BACKOFF_MIN_MS;
-    this.client.options.reconnectPeriod = this.jittered();
     const receiveMaximum = connack.properties?.receiveMaximum;
     this.slots = this.opts.protocolVersion === 5 ? (receiveMaximum ?? 65_535) : V4_MAX_INFLIGHT;
     this.maxPacket = connack.properties?.maximumPacketSize ?? Infinity;
@@ -290,10 +297,22 @@ export class MqttConnection {
     if (this.state === 'closed') return;
     const wasUp = this.state === 'up';
     this.state = 'down';
+    if (wasUp && !this.lastError) this.lastError = new DeliveryError(`${this.target}: connection closed`, { retryable: true, reason: 'network' });
     const err = this.unavailable();
     this.failWaiters(err);
     for (const pending of [...this.inflight]) this.abandon(pending, err);
-    if (wasUp) this.logger.warn({ broker: this.target, err: err.message }, 'mqtt connection lost; reconnecting with backoff');
+    if (!wasUp) return;
+    const lasted = Date.now() - this.connectedAt;
+    if (lasted >= STABLE_MS) {
+      this.delay = BACKOFF_MIN_MS;
+      this.client.options.reconnectPeriod = this.jittered();
+      this.logger.warn({ broker: this.target, err: err.message }, 'mqtt connection lost; reconnecting with backoff');
+    } else {
+      this.logger.warn(
+        { broker: this.target, err: err.message, clientId: this.opts.clientId, lastedMs: lasted },
+        'mqtt connection lost soon after the broker accepted it (another client with the same clientId?); reconnecting with backoff',
+      );
+    }
   }
 
   private failWaiters(err: DeliveryError): void {

@@ -247,6 +247,15 @@ describe('mqtt output against mosquitto', () => {
     expect(s.messages).toHaveLength(1);
   });
 
+  it('notices a clientId clash: each connection is taken over by the other, warned about, and retried at a growing pace', async () => {
+    const b = await broker();
+    const logs: string[] = [];
+    output({ url: b.url, clientId: 'falconet-clash' }, logs);
+    await waitFor(() => logs.some((l) => l.includes('"mqtt connected"')), { what: 'the first connection' });
+    output({ url: b.url, clientId: 'falconet-clash' }, logs);
+    await waitFor(() => logs.some((l) => l.includes('same clientId?')), { what: 'the clash warning' });
+  });
+
   it('fails a send retryably and at once while the broker is down, and close() ends the client', async () => {
     const b = await broker();
     const out = output({ url: b.url });
