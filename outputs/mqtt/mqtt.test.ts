@@ -14,7 +14,7 @@ import { DeliveryError, isDeliveryError } from '../kit/errors.js';
 import type { Output, SendResult } from '../kit/types.js';
 import { defaultClientId, mqttOutput, sendResult } from './index.js';
 import { publishPacketSize } from './connection.js';
-import { DEFAULT_TOPIC, buildMqttMessage, connackError, publishError, type MqttMessage } from './payload.js';
+import { DEFAULT_TOPIC, MAX_PROPERTY_CHARS, buildMqttMessage, connackError, propertyText, publishError, type MqttMessage } from './payload.js';
 
 const golden = (name: string) => fileURLToPath(new URL(`./golden/${name}`, import.meta.url));
 
@@ -62,6 +62,16 @@ describe('mqtt message', () => {
       const packet = mqttPacket.generate({ cmd: 'publish', topic: m.topic, payload: m.payload, qos: 1, messageId: 42, dup: false, retain: false, properties: m.properties }, { protocolVersion });
       expect(publishPacketSize(m)).toBe(packet.length);
     }
+  });
+
+  it('makes user properties valid MQTT strings: controls, lone surrogates and noncharacters replaced, long values cut', () => {
+    expect(propertyText('a\u0000b\u001bc\u0085d\ud800e\u{10fffe}f\ufffeg😀')).toBe('a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg😀');
+    expect(propertyText('x'.repeat(70_000))).toHaveLength(MAX_PROPERTY_CHARS);
+    // A cut through a surrogate pair leaves no half of it.
+    expect(propertyText(`${'x'.repeat(MAX_PROPERTY_CHARS - 1)}😀`)).toBe(`${'x'.repeat(MAX_PROPERTY_CHARS - 1)}\ufffd`);
+    const m = buildMqttMessage(alertWith({ rule: 'bad\u0000rule', hostname: 'h\u0007' }), { topic: DEFAULT_TOPIC, protocolVersion: 5 });
+    expect(m.properties!.userProperties).toMatchObject({ rule: 'bad\ufffdrule', hostname: 'h\ufffd' });
+    expect(JSON.parse(m.payload).rule).toBe('bad\u0000rule');
   });
 
   it('keeps big integers exact in the payload', () => {

@@ -29,12 +29,34 @@ export interface MqttMessage {
 export function buildMqttMessage(alert: Alert, opts: { topic: string; protocolVersion: 4 | 5 }): MqttMessage {
   const message: MqttMessage = { topic: renderKeyTemplate(opts.topic, alert, MQTT_TOPIC), payload: stringifyJson(alert) };
   if (opts.protocolVersion === 5) {
-    const userProperties: Record<string, string> = { 'alert-id': alert.id, rule: alert.rule, priority: alert.priority, source: alert.source };
-    if (alert.hostname) userProperties.hostname = alert.hostname;
+    const userProperties: Record<string, string> = {
+      'alert-id': propertyText(alert.id),
+      rule: propertyText(alert.rule),
+      priority: alert.priority,
+      source: propertyText(alert.source),
+    };
+    if (alert.hostname) userProperties.hostname = propertyText(alert.hostname);
     if (alert.output_fields[DIGEST_FIELD] === true) userProperties.digest = 'true';
     message.properties = { contentType: 'application/json', payloadFormatIndicator: true, userProperties };
   }
   return message;
+}
+
+/** Longest user property value, in UTF-16 units (an MQTT string holds at most 65,535 bytes). */
+export const MAX_PROPERTY_CHARS = 1024;
+// C0 and C1 controls (NUL is forbidden, the rest "SHOULD NOT" appear: mosquitto refuses the
+// packet and drops the connection), lone surrogates and the Unicode noncharacters (U+FDD0-U+FDEF
+// and the last two code points of every plane).
+const NONCHARACTERS = Array.from({ length: 17 }, (_, plane) => `\\u{${(plane * 0x10000 + 0xfffe).toString(16)}}-\\u{${(plane * 0x10000 + 0xffff).toString(16)}}`).join('');
+const NOT_MQTT_TEXT = new RegExp(`[\\u{0}-\\u{1f}\\u{7f}-\\u{9f}\\u{d800}-\\u{dfff}\\u{fdd0}-\\u{fdef}${NONCHARACTERS}]`, 'gu');
+
+/**
+ * An alert value as an MQTT 5 UTF-8 string: what a broker would refuse becomes U+FFFD, and long
+ * values are cut (the payload keeps them whole). The payload itself is JSON, where such
+ * characters are escaped.
+ */
+export function propertyText(value: string): string {
+  return value.slice(0, MAX_PROPERTY_CHARS).replace(NOT_MQTT_TEXT, '\ufffd');
 }
 
 /** Literal text the kit's key-template check allows but MQTT reserves. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mqttOutput } from '../../outputs/mqtt/index.js';
@@ -13,6 +14,8 @@ import { stringifyJson } from '../../src/alert/json.js';
 import { parseOutputInstance } from '../../src/config/load.js';
 import { normalise } from '../../src/router/stages/normalise.js';
 import { fixtureAlertLines } from '../helpers/fixtures.js';
+import { fieldName, fieldValue, hostileString, PRIORITIES } from '../fuzz/arbitraries.js';
+import type { JsonObject } from '../../src/alert/json.js';
 import { goldenAlerts } from '../helpers/golden.js';
 import { testConfig } from '../helpers/harness.js';
 import { TestMosquitto, subscriber, type Received } from '../helpers/mosquitto.js';
@@ -87,6 +90,39 @@ describe('mqtt output against mosquitto', () => {
     await probe.send([alerts[0]!], { signal: timeout() });
     await waitFor(() => late.messages.length > 0, { what: 'the probe at the late subscriber' });
     expect(late.messages.map((m) => m.topic)).toEqual(['probe/terminal_shell_in_container']);
+  });
+
+  it('fuzz: 300 hostile alerts (control characters, lone surrogates, NULs, 64 KiB strings) all reach a strict broker intact', async () => {
+    const hostile = fc
+      .record({
+        id: fc.string({ minLength: 1, maxLength: 32 }),
+        rule: hostileString,
+        priority: fc.constantFrom(...PRIORITIES),
+        time: fc.constant('2025-06-12T08:00:00.123456789Z'),
+        source: hostileString,
+        hostname: hostileString,
+        output: hostileString,
+        tags: fc.array(hostileString, { maxLength: 5 }),
+        output_fields: fc.dictionary(fieldName, fieldValue, { maxKeys: 15 }).map((f) => f as JsonObject),
+      })
+      .map((a) => a as Alert);
+    const alerts = fc.sample(hostile, { numRuns: 300, seed: 4242 }).map((a, i) => ({ ...a, id: `fuzz-${i}` }));
+    const b = await broker();
+    const s = await sub(b, '#');
+    const logs: string[] = [];
+    const out = output({ url: b.url, topic: 'f/{hostname}/{rule}/{output_fields.k8s.ns.name}', batch: { size: 50 } }, logs);
+    for (let i = 0; i < alerts.length; i += 50) {
+      expect(await out.send(alerts.slice(i, i + 50), { signal: AbortSignal.timeout(15_000) })).toBeUndefined();
+    }
+    await waitFor(() => s.messages.length >= alerts.length, { what: 'every hostile alert' });
+    const byId = new Map(s.messages.map((m) => [idOf(m), m]));
+    for (const alert of alerts) {
+      const m = byId.get(alert.id)!;
+      expect(m.payload).toBe(stringifyJson(alert));
+      expect(m.topic.split('/')).toHaveLength(4);
+      expect(m.topic).toMatch(/^f\/[a-z0-9_-]+\/[a-z0-9_-]+\/[a-z0-9_-]+$/);
+    }
+    expect(logs.filter((l) => l.includes('connection lost'))).toEqual([]);
   });
 
   it('speaks MQTT 3.1.1 when asked: the same topic and payload, no properties', async () => {
