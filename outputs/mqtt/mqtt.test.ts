@@ -94,6 +94,7 @@ describe('mqtt config', () => {
     ['a retain key (never retained)', { retain: true }, /outputs\.m\.retain: unknown key/],
     ['a wildcard in the topic', { topic: 'falco/+/{rule}' }, /outputs\.m\.topic: "\+" is not allowed/],
     ['a $ topic', { topic: '$SYS/{rule}' }, /outputs\.m\.topic: a topic may not start with "\$"/],
+    ['a noncharacter in the topic', { topic: 'falco\u{fffe}/{rule}' }, /outputs\.m\.topic: the topic holds a control character/],
     ['an empty level', { topic: 'falco//{rule}' }, /outputs\.m\.topic: .*empty level/],
     ['a typo in a name', { topic: 'falco/{ruel}' }, /outputs\.m\.topic: unknown name/],
     ['tls on mqtt://', { tls: { insecureSkipVerify: true } }, /outputs\.m\.tls: tls needs an mqtts:\/\/ url/],

@@ -62,6 +62,7 @@ export function propertyText(value: string): string {
 /** Literal text the kit's key-template check allows but MQTT reserves. */
 export function checkMqttTopic(template: string): string | undefined {
   if (template.startsWith('$')) return 'a topic may not start with "$" (reserved for the broker, like $SYS)';
+  if (new RegExp(NOT_MQTT_TEXT.source, 'u').test(template)) return 'the topic holds a control character or a Unicode noncharacter, which brokers refuse';
   return undefined;
 }
 
