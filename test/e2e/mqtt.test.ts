@@ -34,9 +34,10 @@ afterEach(async () => {
 });
 
 async function broker(opts?: ConstructorParameters<typeof TestMosquitto>[0]): Promise<TestMosquitto> {
-  const b = await new TestMosquitto(opts).start();
+  const b = new TestMosquitto(opts);
+  // Registered before start: a broker that fails to start still leaves no process or temp dir.
   stops.push(() => b.destroy());
-  return b;
+  return b.start();
 }
 
 async function sub(b: TestMosquitto, ...args: Parameters<typeof subscriber> extends [unknown, ...infer R] ? R : never) {

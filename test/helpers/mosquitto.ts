@@ -62,13 +62,18 @@ export class TestMosquitto {
     const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`mosquitto exited ${child.exitCode}: ${this.stderr}`);
-        return canConnect(this.port);
-      },
-      { timeoutMs: 10_000, what: `mosquitto on ${this.port}` },
-    );
+    try {
+      await waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error(`mosquitto exited ${child.exitCode}: ${this.stderr}`);
+          return canConnect(this.port);
+        },
+        { timeoutMs: 10_000, what: `mosquitto on ${this.port}` },
+      );
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     return this;
   }
 
