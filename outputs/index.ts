@@ -8,6 +8,7 @@ import { mattermostOutput } from './mattermost/index.js';
 import { natsOutput } from './nats/index.js';
 import { opsgenieOutput } from './opsgenie/index.js';
 import { otlpOutput } from './otlp/index.js';
+import { mqttOutput } from './mqtt/index.js';
 import { pagerdutyOutput } from './pagerduty/index.js';
 import { rabbitmqOutput } from './rabbitmq/index.js';
 import { slackOutput } from './slack/index.js';
@@ -40,6 +41,7 @@ export const OUTPUT_DEFINITIONS: readonly OutputDefinition[] = [
   otlpOutput,
   rabbitmqOutput,
   syslogOutput,
+  mqttOutput,
 ];
 
 const BY_TYPE = new Map<string, OutputDefinition>();
