@@ -13,6 +13,8 @@ export interface CapturedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: string;
+  /** The body's bytes (a gzip body does not survive `body`'s UTF-8 decoding). */
+  raw: Buffer;
   at: number;
 }
 
@@ -50,6 +52,7 @@ export class CaptureServer {
           path: req.url ?? '',
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
+          raw: Buffer.concat(chunks),
           at: Date.now(),
         };
         this.requests.push(captured);
