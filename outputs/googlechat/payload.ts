@@ -1,6 +1,6 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
+import { alertChatFields, digestChatFields, SLACK_COLORS, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTemplate, renderTitle } from '../kit/template.js';
 import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
@@ -15,18 +15,6 @@ export const GOOGLECHAT_MAX_TEXT = 4_000;
 export const GOOGLECHAT_MAX_THREAD_KEY = 4_000;
 /** The default thread per rule: each rule's alerts collect under one thread. */
 export const DEFAULT_THREAD_KEY = '{{rule}}';
-
-/** Priority colours for the card (the Slack palette, outputs.md §0.2). */
-export const GOOGLECHAT_COLORS: Record<Priority, string> = {
-  Emergency: '#e20b0b',
-  Alert: '#ff5400',
-  Critical: '#ff5400',
-  Error: '#e20b0b',
-  Warning: '#ffc700',
-  Notice: '#5bffb5',
-  Informational: '#68c2ff',
-  Debug: '#ccfff2',
-};
 
 /** Fields shown before "Show more" in the collapsible fields section. */
 const UNCOLLAPSED_FIELDS = 6;
@@ -98,7 +86,7 @@ interface CardContent {
 }
 
 function fieldWidget(f: ChatField, max: number, priority: Priority): Widget {
-  const text = f.title === 'Priority' ? `<font color="${GOOGLECHAT_COLORS[priority]}"><b>${html(f.value, max)}</b></font>` : html(f.value, max);
+  const text = f.title === 'Priority' ? `<font color="${SLACK_COLORS[priority]}"><b>${html(f.value, max)}</b></font>` : html(f.value, max);
   return { decoratedText: { topLabel: truncate(f.title, 200), text, wrapText: true } };
 }
 

@@ -1,4 +1,5 @@
 import type { Alert } from '../../src/alert/alert.js';
+import type { Priority } from '../../src/alert/priority.js';
 import { displayValue, type JsonValue } from '../../src/alert/json.js';
 import { countsLine, type DigestInfo } from '../../src/alert/digest.js';
 
@@ -78,3 +79,16 @@ export function digestChatFields(alert: Alert, info: DigestInfo, opts: { withRul
     { title: 'Priority', value: alert.priority },
   ].filter((f) => f.value !== '');
 }
+
+/** falcosidekick's Slack palette (outputs.md §0.2), which Falco users already recognise: Slack,
+ * Mattermost (Slack-compatible attachments) and Google Chat use it. */
+export const SLACK_COLORS: Record<Priority, string> = {
+  Emergency: '#e20b0b',
+  Alert: '#ff5400',
+  Critical: '#ff5400',
+  Error: '#e20b0b',
+  Warning: '#ffc700',
+  Notice: '#5bffb5',
+  Informational: '#68c2ff',
+  Debug: '#ccfff2',
+};

@@ -1,6 +1,6 @@
 import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
+import { alertChatFields, digestChatFields, SLACK_COLORS, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
 import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
@@ -16,18 +16,6 @@ export const MATTERMOST_LIMITS = {
   fieldValue: 1_000,
   fields: 60,
 } as const;
-
-/** falcosidekick's Slack palette, which its Mattermost output uses too (outputs.md §0.2). */
-export const MATTERMOST_COLORS: Record<Priority, string> = {
-  Emergency: '#e20b0b',
-  Alert: '#ff5400',
-  Critical: '#ff5400',
-  Error: '#e20b0b',
-  Warning: '#ffc700',
-  Notice: '#5bffb5',
-  Informational: '#68c2ff',
-  Debug: '#ccfff2',
-};
 
 /** Shorter values share a row (Slack's and Falcosidekick's rule). */
 const SHORT_BELOW = 36;
@@ -98,7 +86,7 @@ function attachmentOf(c: AttachmentContent): MattermostAttachment {
   return {
     // Notifications and clients without attachments show the fallback: plain text.
     fallback: truncate(c.title, MATTERMOST_LIMITS.title),
-    color: MATTERMOST_COLORS[c.priority],
+    color: SLACK_COLORS[c.priority],
     title: md(c.title, MATTERMOST_LIMITS.title),
     ...(text !== '' ? { text } : {}),
     fields: shown.map((f) => ({ title: truncate(f.title, 200), value: md(f.value, MATTERMOST_LIMITS.fieldValue), short: f.value.length < SHORT_BELOW })),

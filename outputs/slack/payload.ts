@@ -1,6 +1,5 @@
 import type { Alert } from '../../src/alert/alert.js';
-import type { Priority } from '../../src/alert/priority.js';
-import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
+import { alertChatFields, digestChatFields, SLACK_COLORS, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
 import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
@@ -17,17 +16,6 @@ export const SLACK_LIMITS = {
   blockTextBudget: 12_000,
 } as const;
 
-/** falcosidekick's Slack palette (outputs.md §0.2), which Falco users already recognise. */
-export const SLACK_COLORS: Record<Priority, string> = {
-  Emergency: '#e20b0b',
-  Alert: '#ff5400',
-  Critical: '#ff5400',
-  Error: '#e20b0b',
-  Warning: '#ffc700',
-  Notice: '#5bffb5',
-  Informational: '#68c2ff',
-  Debug: '#ccfff2',
-};
 
 export type SlackOutputFormat = 'all' | 'text' | 'fields';
 

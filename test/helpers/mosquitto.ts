@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { freePort } from './redis-server.js';
+import { TestDaemon } from './daemon.js';
 import { waitFor } from './wait.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -15,14 +15,14 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
  * and database to simulate a broker restart: persistent sessions and their queued QoS 1/2
  * messages survive it (mosquitto writes its database on SIGTERM).
  */
-export class TestMosquitto {
-  private child?: ChildProcess;
-  readonly dir = mkdtempSync(join(tmpdir(), 'falconet-mosquitto-'));
+export class TestMosquitto extends TestDaemon {
   port = 0;
   private stderr = '';
 
   /** `users`: name → password; none means anonymous access. `config`: more mosquitto.conf lines. */
-  constructor(private readonly opts: { users?: Record<string, string>; config?: string[] } = {}) {}
+  constructor(private readonly opts: { users?: Record<string, string>; config?: string[] } = {}) {
+    super('mosquitto');
+  }
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
@@ -77,19 +77,6 @@ export class TestMosquitto {
     return this;
   }
 
-  /** SIGTERM: mosquitto saves its database and exits, as in a rolling restart. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 function canConnect(port: number): Promise<boolean> {

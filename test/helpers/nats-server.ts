@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from './redis-server.js';
+import { TestDaemon } from './daemon.js';
 import { waitFor } from './wait.js';
 
 const BINARY = '/usr/sbin/nats-server';
@@ -26,14 +24,14 @@ function answersInfo(port: number): Promise<boolean> {
  * on loopback and a temp store dir. Stop and start it again (same port, same store) to simulate a
  * broker restart; JetStream recovers its streams from the store.
  */
-export class TestNats {
-  private child?: ChildProcess;
+export class TestNats extends TestDaemon {
   private log = '';
-  readonly dir = mkdtempSync(join(tmpdir(), 'falconet-nats-'));
   port = 0;
 
   /** `args`: more nats-server arguments (`--user`, `--tls`…). */
-  constructor(private readonly opts: { args?: string[] } = {}) {}
+  constructor(private readonly opts: { args?: string[] } = {}) {
+    super('nats');
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -64,19 +62,6 @@ export class TestNats {
     return this;
   }
 
-  /** SIGTERM: the server closes client connections and exits (a rolling restart). */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 /** A message as a consumer reads it back from the stream. */

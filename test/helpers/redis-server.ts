@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { TestDaemon } from './daemon.js';
 import { waitFor } from './wait.js';
 
 export async function freePort(): Promise<number> {
@@ -19,15 +17,15 @@ export async function freePort(): Promise<number> {
  * `everysec` like production unless `aof: false`. Stop and start it again on the same port and
  * data to simulate an outage.
  */
-export class TestRedis {
-  private child?: ChildProcess;
-  readonly dir = mkdtempSync(join(tmpdir(), 'falconet-redis-'));
+export class TestRedis extends TestDaemon {
   port = 0;
 
   /** `debug`: allow DEBUG SLEEP from loopback (a Redis that stalls, for deadline tests). */
   /** `args`: more redis-server arguments (a later one overrides an earlier, e.g. --maxmemory-policy). */
   /** `auth`: the ACL user the readiness probe logs in as (when `args` turns the default user off). */
-  constructor(private readonly opts: { aof?: boolean; debug?: boolean; args?: string[]; auth?: { username: string; password: string } } = {}) {}
+  constructor(private readonly opts: { aof?: boolean; debug?: boolean; args?: string[]; auth?: { username: string; password: string } } = {}) {
+    super('redis');
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -57,17 +55,4 @@ export class TestRedis {
     return this;
   }
 
-  /** SIGTERM: Redis flushes its AOF and exits, as in a rolling restart. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
