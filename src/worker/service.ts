@@ -16,6 +16,7 @@ import { startDigestFlusher } from '../noise/flusher.js';
 import { deliveryQueueName, type DeliveryJobData } from '../queue/names.js';
 import { INGEST_QUEUE_LABEL, ingestCounts } from '../queue/ingest-log.js';
 import { IngestConsumer } from './ingest-consumer.js';
+import { migrateLegacyIngest } from '../queue/legacy-ingest.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
@@ -141,6 +142,7 @@ export async function startWorker(
       for (const id of ids) pipeline.completed(id);
     },
   });
+  await migrateLegacyIngest(redis, { prefix, deadLetters, logger: log }).catch((err: Error) => log.error({ err: err.message }, 'moving the old ingest queue into the ingest log failed; the next worker start retries'));
   await ingest.start();
   throttle.start();
   let digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
