@@ -1,8 +1,9 @@
 // Redis work per alert, counted rather than timed: a private redis-server, `falconet collector`
 // and `falconet worker` from a build (dist/ of BENCH_ROOT, default this checkout) delivering to a
 // local webhook sink, N alerts posted by 4 serial senders at a steady rate; then INFO
-// commandstats: commands (Lua-internal calls included) and Redis-side µs per delivered alert. On
-// a shared, noisy machine the counts are exact and the µs far steadier than wall-clock latency.
+// commandstats: commands (Lua-internal calls included) and Redis-side µs per delivered alert, and
+// the CPU of collector, worker and redis-server per alert (/proc). On a shared, noisy machine the
+// counts are exact and the µs far steadier than wall-clock latency.
 //   node --import tsx bench/redis-commands.ts [--alerts=2000] [--rate=200]
 //   BENCH_ROOT=/path/to/other/checkout: the same measurement of another build (side by side)
 import { spawn } from 'node:child_process';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { FIXTURES } from './common.js';
-import { ROOT, freePort } from './processes.js';
+import { ROOT, cpuSecondsOf, freePort } from './processes.js';
 
 const { values } = parseArgs({ options: { alerts: { type: 'string', default: '2000' }, rate: { type: 'string', default: '200' } } });
 const N = Number(values.alerts);
@@ -63,6 +64,8 @@ const post = (i: number) =>
 await post(N);
 await until(() => received === 1, 'warm-up delivered');
 await redis.config('RESETSTAT');
+const cpu = () => [collector, worker, redisServer].map((c) => cpuSecondsOf(c.pid) ?? 0);
+const cpu0 = cpu();
 
 const t0 = Date.now();
 const senders = 4;
@@ -75,6 +78,7 @@ await Promise.all(Array.from({ length: senders }, async (_, s) => {
   }
 }));
 await until(() => received === N + 1, 'all delivered', 60_000);
+const [collectorCpu, workerCpu, redisCpu] = cpu().map((v, i) => +(((v - cpu0[i]!) * 1000) / N).toFixed(3));
 const stats = (await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
 const rows = stats.map((l) => {
   const [name, rest] = l.slice(8).split(':');
@@ -84,7 +88,7 @@ const rows = stats.map((l) => {
 const calls = rows.reduce((a, r) => a + r.calls, 0);
 const usec = rows.reduce((a, r) => a + r.usec, 0);
 const top = rows.sort((a, b) => b.calls - a.calls).slice(0, Number(process.env.TOP ?? 12)).map((r) => `${r.name} ${(r.calls / N).toFixed(2)}`);
-console.log(JSON.stringify({ root, alerts: N, rate, commandsPerAlert: +(calls / N).toFixed(1), redisUsPerAlert: +(usec / N).toFixed(1), top }));
+console.log(JSON.stringify({ root, alerts: N, rate, commandsPerAlert: +(calls / N).toFixed(1), redisUsPerAlert: +(usec / N).toFixed(1), cpuMsPerAlert: { collector: collectorCpu, worker: workerCpu, redis: redisCpu }, top }));
 
 for (const c of [collector, worker]) c.kill('SIGTERM');
 await Promise.all([collector, worker].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
