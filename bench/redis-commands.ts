@@ -85,10 +85,11 @@ const rows = stats.map((l) => {
   const f = Object.fromEntries(rest!.split(',').map((kv) => kv.split('=')));
   return { name: name!, calls: Number(f.calls), usec: Number(f.usec) };
 }).filter((r) => !['info', 'config', 'client', 'ping'].includes(r.name));
+const completedJobs = await redis.zcard('rc:deliver.hook:completed');
 const calls = rows.reduce((a, r) => a + r.calls, 0);
 const usec = rows.reduce((a, r) => a + r.usec, 0);
 const top = rows.sort((a, b) => b.calls - a.calls).slice(0, Number(process.env.TOP ?? 12)).map((r) => `${r.name} ${(r.calls / N).toFixed(2)}`);
-console.log(JSON.stringify({ root, alerts: N, rate, commandsPerAlert: +(calls / N).toFixed(1), redisUsPerAlert: +(usec / N).toFixed(1), cpuMsPerAlert: { collector: collectorCpu, worker: workerCpu, redis: redisCpu }, top }));
+console.log(JSON.stringify({ root, alerts: N, rate, commandsPerAlert: +(calls / N).toFixed(1), redisUsPerAlert: +(usec / N).toFixed(1), cpuMsPerAlert: { collector: collectorCpu, worker: workerCpu, redis: redisCpu }, deliveryJobs: completedJobs, top }));
 
 for (const c of [collector, worker]) c.kill('SIGTERM');
 await Promise.all([collector, worker].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
