@@ -86,17 +86,19 @@ export class IngestConsumer {
       if (this.opts.blocking.status === 'ready') learnId();
     }
     this.loop = this.readLoop();
-    const every = (ms: number, fn: () => Promise<void>) => {
+    // Renewal goes on during a graceful stop (the entries still running are this process's until
+    // acknowledged); taking over other entries does not.
+    const every = (ms: number, fn: () => Promise<void>, whileClosing: boolean) => {
       let busy = false;
       const timer = setInterval(() => {
-        if (busy || this.closing) return;
+        if (busy || (this.closing && !whileClosing)) return;
         busy = true;
         void fn().catch((err: Error) => this.opts.logger.debug({ err: err.message }, 'ingest log housekeeping failed; next round retries')).finally(() => (busy = false));
       }, ms);
       this.timers.push(timer);
     };
-    every(Math.max(50, Math.floor(this.opts.lockDuration / 2)), () => this.renew());
-    every(this.opts.stalledInterval, () => this.reclaim());
+    every(Math.max(50, Math.floor(this.opts.lockDuration / 2)), () => this.renew(), true);
+    every(this.opts.stalledInterval, () => this.reclaim(), false);
   }
 
   /** Graceful: stop reading, let running entries finish, acknowledge them. */

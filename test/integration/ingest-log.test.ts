@@ -134,4 +134,29 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     expect(started).toBe(2);
     expect(await ingestBacklog(REDIS_URL, prefix)).toEqual({ waiting: 1, active: 0 });
   });
+
+  it('during a graceful close, entries still running stay renewed: no other worker takes them over', async () => {
+    const { prefix, consumer, append } = setup();
+    await append(1);
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const first = consumer(async () => {
+      started++;
+      await slow;
+    });
+    await first.start();
+    await waitFor(() => started === 1, { what: 'running' });
+    const closing = first.close();
+    const stolen: string[] = [];
+    const second = consumer(async (entry) => void stolen.push(entry.id));
+    await second.start();
+    const until = Date.now() + 1500; // five lock durations into the stop
+    await waitFor(() => Date.now() > until, { timeoutMs: 3000, what: 'five lock durations' });
+    release();
+    await closing;
+    expect(stolen).toEqual([]);
+    expect(await ingestBacklog(REDIS_URL, prefix)).toEqual({ waiting: 0, active: 0 });
+    await second.close();
+  });
 });
