@@ -63,6 +63,8 @@ export class IngestConsumer {
   private timers: NodeJS.Timeout[] = [];
   private blockingId?: number;
   private readFailing = false;
+  /** Where the next takeover scan starts: XAUTOCLAIM looks at no more than 10 × COUNT pending entries per call. */
+  private reclaimCursor = '0-0';
 
   constructor(private readonly opts: IngestConsumerOptions) {
     this.key = ingestLogKey(opts.prefix);
@@ -192,7 +194,13 @@ export class IngestConsumer {
   private async reclaim(): Promise<void> {
     const free = this.opts.concurrency - this.running;
     if (free <= 0) return;
-    const [, claimed] = (await this.opts.redis.xautoclaim(this.key, INGEST_GROUP, this.name, this.opts.lockDuration, '0-0', 'COUNT', free)) as [string, StreamEntries, string[]?];
+    const [cursor, claimed] = (await this.opts.redis.xautoclaim(this.key, INGEST_GROUP, this.name, this.opts.lockDuration, this.reclaimCursor, 'COUNT', free)) as [
+      string,
+      StreamEntries,
+      string[]?,
+    ];
+    // Many live entries ahead of the idle ones (a busy worker's) would otherwise hide them for good.
+    this.reclaimCursor = cursor;
     const entries = claimed.filter((e): e is [string, string[]] => e[1] !== null);
     if (entries.length === 0) return;
     // Delivery counts (XAUTOCLAIM added one for this takeover), from this consumer's pending range.

@@ -159,4 +159,32 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     expect(await ingestBacklog(REDIS_URL, prefix)).toEqual({ waiting: 0, active: 0 });
     await second.close();
   });
+
+  it('a killed consumer\'s entries are found behind many entries a live consumer holds (the takeover scan goes on where it stopped)', async () => {
+    const { consumer, append } = setup();
+    await append(60);
+    let holding = 0;
+    const busy = consumer(async () => {
+      holding++;
+      await new Promise(() => undefined); // held (and renewed) for the whole test
+    }, { concurrency: 60 });
+    await busy.start();
+    await waitFor(() => holding === 60, { what: 'the live consumer holding 60' });
+    const killedIds = await append(3);
+    const taken: string[] = [];
+    const killed = consumer(async (entry) => {
+      taken.push(entry.id);
+      await new Promise(() => undefined);
+    }, { concurrency: 3 });
+    await killed.start();
+    await waitFor(() => taken.length === 3, { what: 'the second consumer holding 3' });
+    killed.forceClose();
+    // One free slot: each scan looks at 10 pending entries, the 60 live ones come first.
+    const again: string[] = [];
+    const third = consumer(async (entry) => void again.push(entry.id), { concurrency: 1 });
+    await third.start();
+    await waitFor(() => again.length === 3, { timeoutMs: 15_000, what: 'the killed consumer\'s entries taken over' });
+    expect(again.sort()).toEqual([...killedIds].sort());
+    await third.close();
+  });
 });
