@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ingestCounts } from '../src/queue/ingest-log.js';
 import pino from 'pino';
 import { startCollector } from '../src/collector/service.js';
 import { buildConfig } from '../src/config/load.js';
@@ -61,21 +62,20 @@ try {
       if (res.status !== 200) throw new Error(`POST answered ${res.status}`);
     }
   }));
-  const ingest = new Queue('ingest', { connection: admin, prefix: config.redis.prefix });
   const delivery = new Queue('deliver.down', { connection: admin, prefix: config.redis.prefix });
   const pending = async (q: Queue) => Object.values(await q.getJobCounts('waiting', 'delayed', 'active', 'prioritized')).reduce((a, b) => a + b, 0);
-  await until(async () => (await pending(ingest)) > 0, 'ingest queue filled');
+  const ingestPending = async () => { const c = await ingestCounts(admin, config.redis.prefix); return c.waiting + c.active; };
+  await until(async () => (await ingestPending()) > 0, 'ingest log filled');
   const ingestPhase = (await usedMemory(admin)) - before;
   console.log(`${N} alerts posted, ${Math.round(bytes / N)} B of JSON each on average`);
-  console.log(`ingest queue (no worker): ${Math.round(ingestPhase / N)} B of Redis memory per alert (${(ingestPhase / 1e6).toFixed(1)} MB)`);
+  console.log(`ingest log (no worker): ${Math.round(ingestPhase / N)} B of Redis memory per alert (${(ingestPhase / 1e6).toFixed(1)} MB)`);
 
   const worker = await startWorker(config, logger, metrics);
-  await until(async () => (await pending(ingest)) === 0 && ((await delivery.getJobCounts('delayed')).delayed ?? 0) >= N, 'routed and waiting for retry');
+  await until(async () => (await ingestPending()) === 0 && ((await delivery.getJobCounts('delayed')).delayed ?? 0) >= N, 'routed and waiting for retry');
   const deliveryPhase = (await usedMemory(admin)) - before;
   console.log(`delivery queue, output down (worker routed them): ${Math.round(deliveryPhase / N)} B per alert (${(deliveryPhase / 1e6).toFixed(1)} MB), dedup claims included`);
   await worker.stop();
   await collector.stop();
-  await ingest.close();
   await delivery.close();
 } finally {
   admin.disconnect();

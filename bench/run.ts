@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { ingestCounts } from '../src/queue/ingest-log.js';
 import { now } from './common.js';
 import type { LoadOptions, LoadResult } from './load-generator.js';
 import {
@@ -161,8 +162,13 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
 
     // Backlog the moment the load stops: jobs not yet taken by a worker.
     const names = ['ingest', ...Object.keys(s.outputs).map((o) => `deliver.${o}`)];
-    for (const n of names) queues.push(new Queue(n, { connection: admin!, prefix }));
-    const counts = await Promise.all(queues.map((q) => q.getJobCounts('wait', 'prioritized', 'delayed', 'active')));
+    for (const n of names.slice(1)) queues.push(new Queue(n, { connection: admin!, prefix }));
+    // The ingest log (a stream, src/queue/ingest-log.ts) in the same shape as a queue's counts.
+    const ingestNow = await ingestCounts(admin!, prefix);
+    const counts = [
+      { wait: ingestNow.waiting, prioritized: 0, delayed: 0, active: ingestNow.active },
+      ...(await Promise.all(queues.map((q) => q.getJobCounts('wait', 'prioritized', 'delayed', 'active')))),
+    ];
     const backlog = Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
     const waitingJobs = counts.reduce((sum, c) => sum + (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), 0);
 

@@ -1,4 +1,4 @@
-// Worker cost per alert, isolated: pre-fills the ingest queue with N one-alert jobs (what serial
+// Worker cost per alert, isolated: pre-fills the ingest log with N one-alert entries (what serial
 // Falco nodes produce at low load), starts one worker process from dist/, and measures how fast it
 // drains them to a local webhook sink and how much CPU the worker used per alert.
 //   node --import tsx bench/worker-drain.ts [--alerts=5000] [--batch=1] [--outputs=1]
@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Queue } from 'bullmq';
+import { entryFields, ingestLogKey } from '../src/queue/ingest-log.js';
 import { Redis } from 'ioredis';
 import { alertId } from '../src/collector/decode.js';
 import { FIXTURES } from './common.js';
@@ -40,17 +40,20 @@ const outs = Array.from({ length: outputs }, (_, i) => `  o${i}: { type: webhook
 writeFileSync(config, `redis: { url: "${redisUrl}", prefix: ${prefix} }\ndedup: { window: 0 }\n${process.env.BENCH_DIRECT === '0' ? 'router: { directDelivery: false }\n' : ''}worker: { metricsPort: 0 }\nlog: { level: warn }\noutputs:\n${outs}\nroutes:\n  - outputs: [${Array.from({ length: outputs }, (_, i) => `o${i}`).join(', ')}]\n`);
 
 const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-const ingest = new Queue('ingest', { connection: redis, prefix });
-const jobs = [];
+const entries: Array<Array<[string, string]>> = [];
 for (let i = 0; i < N; i += perJob) {
   const alerts: Array<[string, string]> = [];
   for (let k = i; k < Math.min(N, i + perJob); k++) {
     const raw = lines[k % lines.length]!.replace('"rule":"', `"rule":"#${k} `);
     alerts.push([alertId(raw), raw]);
   }
-  jobs.push({ name: 'alerts', data: { alerts, receivedAt: Date.now() }, opts: { removeOnComplete: true } });
+  entries.push(alerts);
 }
-for (let i = 0; i < jobs.length; i += 1000) await ingest.addBulk(jobs.slice(i, i + 1000));
+for (let i = 0; i < entries.length; i += 1000) {
+  const batch = redis.pipeline();
+  for (const alerts of entries.slice(i, i + 1000)) batch.xadd(ingestLogKey(prefix), '*', ...entryFields(alerts, Date.now()));
+  await batch.exec();
+}
 
 const extra = process.env.DRAIN_NODE_ARGS ? process.env.DRAIN_NODE_ARGS.split(' ') : [];
 const worker = spawn(process.execPath, [...extra, join(ROOT, 'bin/falconet.js'), 'worker', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -68,7 +71,6 @@ const cpuMs = cpu() - c0;
 console.log(JSON.stringify({ alerts: N, perJob, outputs, delivered: received, seconds: +seconds.toFixed(2), alertsPerSec: Math.round(received / outputs / seconds), workerCpuUsPerAlert: Math.round((cpuMs * 1000) / received) }));
 worker.kill('SIGTERM');
 await new Promise((r) => worker.once('exit', r));
-await ingest.close();
 await deletePrefix(redis, prefix);
 redis.disconnect();
 sink.close();

@@ -1,14 +1,11 @@
-import type { Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
-import { INGEST_JOB_OPTIONS } from '../queue/job-options.js';
-import type { IngestJobData } from '../queue/names.js';
 import type { RawAlert } from './decode.js';
 import type { Spool } from './spool.js';
 
-/** Alerts per replayed ingest job: the same bound as a live group commit. */
-const REPLAY_JOB_ALERTS = 1000;
+/** Alerts per replayed ingest entry: the same bound as a live group commit. */
+const REPLAY_ENTRY_ALERTS = 1000;
 /** A replay write gets longer than a live one: nobody waits on it, but a hung one must not stall replay. */
 const REPLAY_WRITE_TIMEOUT_MS = 10_000;
 
@@ -28,13 +25,13 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
  * Where the collector puts a group commit before answering 200: Redis when it answers within
  * `deadline`, else the local spool (fsync'd). Order: while the spool holds anything, every new
  * write goes to the spool too, and a single replayer drains it into Redis oldest first; only an
- * empty spool lets writes go straight to Redis again. So alerts reach the ingest queue in the
- * order they were accepted (BullMQ's concurrent routers reorder them no more than usual).
+ * empty spool lets writes go straight to Redis again. So alerts reach the ingest log in the
+ * order they were accepted (concurrent routers reorder them no more than usual).
  *
  * A write that missed the deadline may still land in Redis later. Its alerts are replayed as a
- * NEW ingest job (BullMQ's next id, never the id of the write that timed out), so the router's
- * global dedup, which lets a retried job through but suppresses the same Falco event arriving
- * in a different ingest job, drops the copy that landed anyway.
+ * NEW ingest entry (the stream's next id, never the id of the write that timed out), so the
+ * router's global dedup, which lets a reclaimed entry through but suppresses the same Falco event
+ * arriving in a different entry, drops the copy that landed anyway.
  */
 export class DurableStore {
   private replaying?: Promise<void>;
@@ -45,7 +42,8 @@ export class DurableStore {
   constructor(
     private readonly deps: {
       spool: Spool;
-      queue: Queue<IngestJobData>;
+      /** Appends one entry to the ingest log (src/queue/ingest-log.ts). */
+      append: (alerts: RawAlert[], receivedAt: number) => Promise<unknown>;
       redis: Redis;
       deadline: number;
       metrics: Metrics;
@@ -59,16 +57,16 @@ export class DurableStore {
 
   /** Resolves once `alerts` are in Redis or fsync'd to the spool; rejects with SpoolFullError. */
   async write(alerts: RawAlert[], receivedAt: number): Promise<'redis' | 'spooled'> {
-    const { spool, queue, redis, deadline, metrics } = this.deps;
-    // Not ready: BullMQ would wait for the connection, and the write would land after we spooled it.
+    const { spool, append, redis, deadline, metrics } = this.deps;
+    // Not ready: the write would wait for the connection, and land after we spooled it.
     if (spool.empty && redis.status === 'ready') {
       try {
         const started = Date.now();
-        await withDeadline(queue.add('alerts', { alerts, receivedAt }, INGEST_JOB_OPTIONS), deadline);
+        await withDeadline(append(alerts, receivedAt), deadline);
         this.redisUp();
         if (await this.replicated(Math.max(1, deadline - (Date.now() - started)))) return 'redis';
         // On the master only: a failover now would lose it. The spooled copy is replayed as a new
-        // ingest job, which the router's dedup drops if the first one survived.
+        // ingest entry, which the router's dedup drops if the first one survived.
         this.deps.logger.warn({ waitReplicas: this.deps.waitReplicas }, 'no replica confirmed the write in time; spooling it as well');
       } catch (err) {
         this.redisDown(err);
@@ -124,7 +122,7 @@ export class DurableStore {
   }
 
   private async replay(): Promise<void> {
-    const { spool, queue, metrics, logger } = this.deps;
+    const { spool, append, metrics, logger } = this.deps;
     while (!this.stopped) {
       if (!(await this.untilRedisAnswers())) return;
       const segments = await spool.takeSealed();
@@ -137,18 +135,18 @@ export class DurableStore {
         }
         let i = 0;
         while (i < records.length) {
-          // Consecutive records become one ingest job of up to REPLAY_JOB_ALERTS alerts.
+          // Consecutive records become one ingest entry of up to REPLAY_ENTRY_ALERTS alerts.
           const alerts: RawAlert[] = [...records[i]!.record.alerts];
           const receivedAt = records[i]!.record.receivedAt;
           let j = i + 1;
-          while (j < records.length && alerts.length + records[j]!.record.alerts.length <= REPLAY_JOB_ALERTS) {
+          while (j < records.length && alerts.length + records[j]!.record.alerts.length <= REPLAY_ENTRY_ALERTS) {
             alerts.push(...records[j]!.record.alerts);
             j++;
           }
           for (let retry = 0; ; retry++) {
             if (this.stopped) return;
             try {
-              await withDeadline(queue.add('alerts', { alerts, receivedAt }, INGEST_JOB_OPTIONS), REPLAY_WRITE_TIMEOUT_MS);
+              await withDeadline(append(alerts, receivedAt), REPLAY_WRITE_TIMEOUT_MS);
               break;
             } catch (err) {
               this.redisDown(err);

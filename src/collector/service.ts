@@ -1,4 +1,3 @@
-import { Queue } from 'bullmq';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { FalconetConfig } from '../config/load.js';
@@ -6,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { join, resolve } from 'node:path';
 import { describeRedis, producerConnection, reportLoginFailures } from '../queue/connection.js';
 import { checkDurability } from '../queue/durability.js';
-import { INGEST_QUEUE, type IngestJobData } from '../queue/names.js';
+import { INGEST_QUEUE_LABEL, appendIngest, ingestCounts } from '../queue/ingest-log.js';
 import { createDlqRoutes } from '../dlq/routes.js';
 import { createDlqService } from '../dlq/service.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -23,7 +22,7 @@ import { Spool } from './spool.js';
 import { reloadAnswer, type ConfigReloader } from '../runtime/reload.js';
 import { createTestOutputRoute } from './test-output.js';
 
-/** Alerts per Redis write (one ingest job), whatever the requests look like. */
+/** Alerts per Redis write (one ingest entry), whatever the requests look like. */
 const MAX_ALERTS_PER_WRITE = 1000;
 
 export interface RunningCollector {
@@ -35,7 +34,7 @@ export interface RunningCollector {
 }
 
 /**
- * Starts the collector: HTTP server + group-committed writes of ingest jobs to Redis, or to the
+ * Starts the collector: HTTP server + group-committed writes of ingest entries to Redis, or to the
  * spool when Redis does not take them within spool.deadline. It starts without Redis too.
  */
 export async function startCollector(
@@ -53,8 +52,8 @@ export async function startCollector(
   const redis = producerConnection(config.redis);
   redis.on('error', (err) => log.debug({ err: err.message }, 'redis connection error'));
   reportLoginFailures(redis, { target: config.redis, role: 'collector', logger: log });
-  // Connecting (not lazily waiting) before BullMQ sees the client: it then waits for 'ready'
-  // instead of failing for good when the first attempt finds no Redis.
+  // Connecting now (not lazily at the first write), so that a Redis answering within the moment
+  // below takes the first alerts instead of the spool.
   redis.connect().catch(() => undefined);
   // A Redis started alongside gets a moment, so a normal start does not spool its first alerts.
   const startDeadline = Date.now() + 1000;
@@ -68,10 +67,10 @@ export async function startCollector(
       throw err;
     });
   } else redis.once('ready', () => void checkDurability(redis, { ...durability, requireDurable: false }).catch(() => undefined));
-  const queue = new Queue<IngestJobData>(INGEST_QUEUE, { connection: redis, prefix: config.redis.prefix });
-  queue.on('error', (err) => log.debug({ err: err.message }, 'ingest queue error'));
-  metrics.queueSource.counts = async () => [{ queue: INGEST_QUEUE, counts: await queue.getJobCounts('waiting', 'active', 'delayed', 'failed') }];
-  const store = new DurableStore({ spool, queue, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl, waitReplicas: config.redis.waitReplicas });
+  const prefix = config.redis.prefix;
+  metrics.queueSource.counts = async () => [{ queue: INGEST_QUEUE_LABEL, counts: await ingestCounts(redis, prefix) }];
+  const append = (alerts: RawAlert[], receivedAt: number) => appendIngest(redis, prefix, alerts, receivedAt);
+  const store = new DurableStore({ spool, append, redis, deadline: config.spool.deadline, metrics, logger: log, redisUrl, waitReplicas: config.redis.waitReplicas });
   store.start();
 
   // `spooled` is set on the entries of a write that went to the spool (the received metric's status).
@@ -85,7 +84,7 @@ export async function startCollector(
     MAX_ALERTS_PER_WRITE,
     (entry) => entry.alerts.length,
   );
-  /** One request's alerts, cut so that no ingest job exceeds the bound (an NDJSON burst of 50,000 makes 50). */
+  /** One request's alerts, cut so that no ingest entry exceeds the bound (an NDJSON burst of 50,000 makes 50). */
   const submit = async (alerts: RawAlert[], receivedAt: number): Promise<void | 'spooled'> => {
     const entries: Entry[] = [];
     if (alerts.length <= MAX_ALERTS_PER_WRITE) entries.push({ alerts, receivedAt });
@@ -156,8 +155,6 @@ export async function startCollector(
       while (!committer.idle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await store.stop();
       await testOutput.close();
-      // With Redis unreachable, closing the queue would wait for it: give it a moment only.
-      await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       redis.disconnect();
       await spool.close();
       log.info('collector stopped');

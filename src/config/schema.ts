@@ -154,7 +154,7 @@ export const rootSchema = z.strictObject({
     .default({ window: 600_000 }),
   router: z
     .strictObject({
-      /** Ingest jobs one worker process works on at once. */
+      /** Ingest entries (group commits) one worker process routes at once. */
       concurrency: z.number().int().min(1).max(4096).default(256),
       /**
        * Unbatched outputs without a rate limit get each alert's first send straight from the router
@@ -203,12 +203,12 @@ export const rootSchema = z.strictObject({
     .default({ enabled: true, users: [], retention: { maxAlerts: 100_000, maxBytes: 256 * 1024 * 1024, maxAge: 7 * 24 * 3600 * 1000 } }),
   worker: z
     .strictObject({
-      /** A job whose worker stops renewing its lock this long (a crashed or killed worker) counts as stalled. */
+      /** A job or ingest entry whose worker stops renewing it this long (a crashed or killed worker) counts as stalled. */
       // 8 s / 3 s: a kill -9'd worker's jobs run again within ~11 s (README, "Failure and recovery").
       lockDuration: duration.default(8_000),
-      /** How often workers look for stalled jobs and put them back to be processed again. */
+      /** How often workers look for stalled jobs (and ingest entries) and put them back to be processed again. */
       stalledInterval: duration.default(3_000),
-      /** Stalls one job may survive before it is failed (dead-lettered) as a poison job. */
+      /** Stalls one job may survive before it is failed (dead-lettered) as a poison job; for an ingest entry, failed runs count too. */
       maxStalledCount: z.number().int().min(0).max(100).default(5),
       /** `falconet worker` serves GET /metrics and /healthz here (0: a free port; the collector serves its own). */
       metricsPort: z.number().int().min(0).max(65535).default(2802),

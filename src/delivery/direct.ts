@@ -29,13 +29,13 @@ export interface DirectResult {
  * The first attempt sent straight from the router, the output's delivery queue as the retry path
  * (issue #10): an alert of an unbatched output without a rate limit no longer pays a delivery job
  * (add, fetch, complete: three Lua scripts and 2-3 ms each idle) when its destination answers at
- * once. The ingest job holds the alert durably until then, so a crash before the send is settled
+ * once. The ingest entry holds the alert durably until then (unacknowledged), so a crash before the send is settled
  * replays it, as a crash mid-send of a delivery job does.
  *
  * Everything the queue guarantees still holds:
  * - concurrency: a first attempt needs a free slot of the output's SendSlots (shared with its
  *   delivery jobs in this process); none free → the alert is queued as before, so a slow
- *   destination holds at most `concurrency` ingest jobs and never stalls routing;
+ *   destination holds at most `concurrency` ingest entries and never stalls routing;
  * - Retry-After: while the output's queue is paused (in Redis, by any worker) nothing is sent
  *   directly; a Retry-After answer to a first attempt pauses the queue and queues the alert;
  * - retry and dead letters: the outcome goes through the same chain (classify, dead-letter,
@@ -74,7 +74,7 @@ export class DirectSender {
       try {
         paused = Number(await this.deps.redis.get(this.limiterKey)) >= PAUSED_AT;
       } finally {
-        // Not sending (paused, or Redis did not answer: the ingest job fails and is retried).
+        // Not sending (paused, or Redis did not answer: the entry's run fails and runs again).
         if (paused) for (; granted > 0; granted--) this.deps.slots.release();
       }
     }

@@ -3,16 +3,15 @@ import { Queue, type Job } from 'bullmq';
 import { ruleOfText } from '../alert/alert.js';
 import type { RedisClient as Redis } from '../queue/connection.js';
 import type { FalconetConfig } from '../config/load.js';
-import { INGEST_JOB_OPTIONS, deliveryJobOptions } from '../queue/job-options.js';
-import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
+import { deliveryJobOptions } from '../queue/job-options.js';
+import { appendIngest } from '../queue/ingest-log.js';
+import { deliveryQueueName, type DeliveryJobData } from '../queue/names.js';
 import { DeadLetterStore, ROUTER_OUTPUT, type DeadLetter } from './store.js';
 
 /**
- * Ids of jobs in a BullMQ failed set as `falconet dlq` shows them: ingest jobs that exhausted their
- * retries (under ROUTER_OUTPUT), and delivery jobs a crash loop gave up on (`worker.maxStalledCount`)
- * or left by a version before src/dlq.
+ * Ids of jobs in a delivery queue's failed set as `falconet dlq` shows them: delivery jobs a crash
+ * loop gave up on (`worker.maxStalledCount`) or left by a version before src/dlq.
  */
-const INGEST_JOB_ID = 'ingest-job-';
 const DELIVERY_JOB_ID = 'failed-job-';
 
 /** A problem with the request (unknown output, bad id): the CLI exits 2, the HTTP API answers 4xx. */
@@ -26,7 +25,7 @@ export class DlqRequestError extends Error {
   }
 }
 
-/** What `list` shows: a stored record, or a failed ingest job (many alerts, no single alert text). */
+/** What `list` shows: a stored record, or a failed delivery job (maybe many alerts, no single alert text). */
 export type DeadLetterEntry = Omit<DeadLetter, 'alert'> & { alert?: string; alerts?: number };
 
 export interface ReplayResult {
@@ -37,9 +36,10 @@ export interface ReplayResult {
 
 /**
  * The dead-letter operations shared by `falconet dlq` and `/api/dlq`: list, replay, purge. Stored
- * records live in the DeadLetterStore; ingest jobs that exhausted their retries stay in the ingest
- * queue's failed set (BullMQ keeps them) and are shown and replayed under ROUTER_OUTPUT; delivery
- * jobs in an output's failed set (a crash loop) are shown and replayed under that output.
+ * records live in the DeadLetterStore, the router's too (ROUTER_OUTPUT: poison alerts, and the
+ * alerts of an ingest entry that failed or was taken over more than worker.maxStalledCount times);
+ * delivery jobs in an output's failed set (a crash loop) are shown and replayed under that output.
+ * A router dead letter is replayed as a new ingest entry, through the whole router again.
  *
  * A replay puts the alerts on the output's live delivery queue under a new job id (the original one
  * may still be retained as completed, which would swallow the job) and then deletes the records: a
@@ -55,7 +55,6 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     if (!q) queues.set(name, (q = new Queue(name, { connection: redis, prefix })));
     return q;
   };
-  const ingest = () => queue(INGEST_QUEUE) as Queue<IngestJobData>;
 
   function checkOutput(output: string): void {
     if (output !== ROUTER_OUTPUT && !(output in config.outputs)) {
@@ -64,22 +63,23 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     }
   }
 
-  /** Where an output's failed jobs are, the id prefix they are shown with, and their alert texts. */
+  /** Where an output's failed jobs are, the id prefix they are shown with, and their alert texts (the router has none). */
   function failedSet(output: string) {
-    return output === ROUTER_OUTPUT
-      ? { queue: ingest() as Queue, prefix: INGEST_JOB_ID, texts: (job: Job) => (job.data as IngestJobData).alerts.map(([, text]) => text) }
-      : { queue: queue(deliveryQueueName(output)), prefix: DELIVERY_JOB_ID, texts: (job: Job) => (job.data as DeliveryJobData).alerts };
+    if (output === ROUTER_OUTPUT) return undefined;
+    return { queue: queue(deliveryQueueName(output)), prefix: DELIVERY_JOB_ID, texts: (job: Job) => (job.data as DeliveryJobData).alerts };
   }
 
   async function failedJobs(output: string): Promise<Job[]> {
-    const { queue: q } = failedSet(output);
+    const set = failedSet(output);
+    if (!set) return [];
+    const q = set.queue;
     // BullMQ's own retention is a backstop; dlq.maxAge applies here too.
     await q.clean(config.dlq.maxAge, 0, 'failed');
     return q.getFailed(0, config.dlq.maxPerOutput - 1);
   }
 
   function jobEntry(output: string, job: Job): DeadLetterEntry {
-    const { prefix: idPrefix, texts } = failedSet(output);
+    const { prefix: idPrefix, texts } = failedSet(output)!;
     const alerts = texts(job);
     const rules = new Set(alerts.map(ruleOfText));
     return {
@@ -99,7 +99,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
 
     async outputs(): Promise<string[]> {
       const names = new Set([...(await store.outputs()), ...Object.keys(config.outputs)]);
-      if ((await ingest().getFailedCount()) > 0 || (await store.count(ROUTER_OUTPUT)) > 0) names.add(ROUTER_OUTPUT);
+      if ((await store.count(ROUTER_OUTPUT)) > 0) names.add(ROUTER_OUTPUT);
       return [...names].sort();
     },
 
@@ -120,7 +120,7 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     async replay(output: string, ids?: readonly string[]): Promise<ReplayResult> {
       checkOutput(output);
       const failed = failedSet(output);
-      const isJobId = (id: string) => id.startsWith(INGEST_JOB_ID) || id.startsWith(DELIVERY_JOB_ID);
+      const isJobId = (id: string) => id.startsWith(DELIVERY_JOB_ID);
       const jobIds = ids?.filter(isJobId);
       const recordIds = ids?.filter((id) => !isJobId(id));
       const letters = recordIds ? await store.get(output, recordIds) : await store.list(output);
@@ -137,16 +137,19 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
           const data: DeliveryJobData = { alerts: chunk.map((l) => l.alert), sends: Math.max(...chunk.map((l) => l.attempts)) };
           await queue(deliveryQueueName(output)).add(output, data, { ...deliveryJobOptions(instance), jobId });
         } else {
-          const data: IngestJobData = { alerts: chunk.map((l) => [l.id, l.alert]), receivedAt: Date.now() };
-          await ingest().add('alerts', data, { ...INGEST_JOB_OPTIONS, jobId });
+          // Unlike a job id, an entry cannot be named in advance: a replay retried after a crash
+          // here appends the alerts again, and the router's dedup drops the second copy.
+          await appendIngest(redis, prefix, chunk.map((l) => [l.id, l.alert]), Date.now());
         }
         replayed += await store.remove(output, chunk.map((l) => l.id));
       }
-      const jobs = jobIds
-        ? await Promise.all(jobIds.map(async (id) => [id, id.startsWith(failed.prefix) ? await failed.queue.getJob(id.slice(failed.prefix.length)) : undefined] as const))
-        : (await failedJobs(output)).map((job) => [`${failed.prefix}${job.id}`, job] as const);
+      const jobs = !failed
+        ? (jobIds ?? []).map((id) => [id, undefined] as const)
+        : jobIds
+          ? await Promise.all(jobIds.map(async (id) => [id, await failed.queue.getJob(id.slice(failed.prefix.length))] as const))
+          : (await failedJobs(output)).map((job) => [`${failed.prefix}${job.id}`, job] as const);
       for (const [id, job] of jobs) {
-        if (!job || !(await job.isFailed())) {
+        if (!failed || !job || !(await job.isFailed())) {
           missing.push(id);
           continue;
         }
@@ -160,7 +163,8 @@ export function createDlqService(config: FalconetConfig, redis: Redis) {
     async purge(output: string, olderThanMs?: number): Promise<number> {
       checkOutput(output);
       let removed = await store.purge(output, olderThanMs);
-      removed += (await failedSet(output).queue.clean(olderThanMs ?? 0, 0, 'failed')).length;
+      const failed = failedSet(output);
+      if (failed) removed += (await failed.queue.clean(olderThanMs ?? 0, 0, 'failed')).length;
       return removed;
     },
 

@@ -21,7 +21,7 @@ export interface DeadLetter {
   lastAttemptAt: number;
 }
 
-/** The pseudo-output of alerts the router could not process (poison alerts, failed ingest jobs). */
+/** The pseudo-output of alerts the router could not process (poison alerts, ingest entries given up on). */
 export const ROUTER_OUTPUT = '@router';
 
 export interface DeadLetterStoreOptions {

@@ -5,19 +5,6 @@ import type { OutputInstance } from '../config/load.js';
 export const JITTER_BACKOFF = 'falconet-jitter';
 
 /**
- * Ingest jobs: 8 tries, backoff 0.5 s doubling to 32 s (≤ 1 min; ~1 min in all). A poison alert no
- * longer fails its job (the router dead-letters it alone), so what still fails is a router bug or
- * Redis refusing writes: such a job stays in the failed set, shown and replayed by `falconet dlq`
- * (output @router), which prunes it after dlq.maxAge; BullMQ keeps at most 30 days / 10,000.
- */
-export const INGEST_JOB_OPTIONS: JobsOptions = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 500 },
-  removeOnComplete: true,
-  removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
-};
-
-/**
  * Delivery jobs: retries per the output's config. Job ids name the ingest job (`<ingest job>-<alert
  * ref>`, digests `dg-<bucket>`), so they only ever repeat for a replay of the same ingest job or a
  * second claim of the same digest; the fan-out ledger catches replays first, and completed jobs are

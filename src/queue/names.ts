@@ -1,16 +1,8 @@
-/** The queue the collector writes and the router reads: one job per group-committed batch. */
-export const INGEST_QUEUE = 'ingest';
+// The collector writes and the router reads the ingest log (src/queue/ingest-log.ts), not a queue.
 
 /** One delivery queue per output instance. BullMQ forbids ':' in queue names, hence the dot. */
 export function deliveryQueueName(output: string): string {
   return `deliver.${output}`;
-}
-
-export interface IngestJobData {
-  /** [alert id, alert JSON as received]. */
-  alerts: Array<[string, string]>;
-  /** Epoch ms when the collector accepted the request. */
-  receivedAt: number;
 }
 
 export interface DeliveryJobData {

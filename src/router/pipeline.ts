@@ -46,8 +46,8 @@ export function createRouterPipeline(
 
   return {
     /**
-     * `job`: the ingest job (its id is the same on every retry; `replay` when this is not its
-     * first run). Without one (tools, tests) the batch counts as a fresh job of its own.
+     * `job`: the ingest entry (its stream id is the same on every run; `replay` when this is not
+     * its first run). Without one (tools, tests) the batch counts as a fresh entry of its own.
      */
     async run(raw: ReadonlyArray<readonly [string, string]>, job: { id: string; replay: boolean } = freshJob()): Promise<void> {
       const alerts = enrich(await normalise(raw));
@@ -62,7 +62,7 @@ export function createRouterPipeline(
       await fanout.dispatch(byOutput, dispatchContext(job, unique));
     },
     flush: () => fanout.flushAll(),
-    /** The ingest job completed (it will not run again): drops its fan-out ledger. */
+    /** The ingest entry was acknowledged (it will not run again): drops its fan-out ledger. */
     completed: (jobId: string): void => fanout.completed(jobId),
   };
 }

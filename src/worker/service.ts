@@ -12,7 +12,10 @@ import { describeRedis, redisErrorHandler, reportLoginFailures, untilRedisAnswer
 import { checkDurability } from '../queue/durability.js';
 import { deliveryJobOptions, jitterBackoff } from '../queue/job-options.js';
 import { startDigestFlusher } from '../noise/flusher.js';
-import { INGEST_QUEUE, deliveryQueueName, type DeliveryJobData, type IngestJobData } from '../queue/names.js';
+import { deliveryQueueName, type DeliveryJobData } from '../queue/names.js';
+import { INGEST_QUEUE_LABEL, ingestCounts } from '../queue/ingest-log.js';
+import { IngestConsumer } from './ingest-consumer.js';
+import { migrateLegacyIngest } from '../queue/legacy-ingest.js';
 import { createRouterPipeline } from '../router/pipeline.js';
 import { RouterThrottle } from './router-throttle.js';
 import { planReload, type ReloadPlan } from './reload-plan.js';
@@ -26,8 +29,8 @@ const UNLIMITED = { max: 1_000_000_000, duration: 1000 };
 export interface RunningWorker {
   stop(): Promise<void>;
   /**
-   * Swaps in a validated new config (SIGHUP, POST /-/reload): new ingest jobs take the new routes;
-   * jobs already routed stay queued for their outputs. Added outputs start, changed ones get a new
+   * Swaps in a validated new config (SIGHUP, POST /-/reload): new ingest entries take the new routes;
+   * alerts already routed stay queued for their outputs. Added outputs start, changed ones get a new
    * delivery worker once the old one finished its sends, removed ones drain their queue first.
    */
   reload(next: FalconetConfig): Promise<ReloadPlan>;
@@ -41,7 +44,7 @@ const STOP_WITHOUT_REDIS_MS = 2000;
 const STOP_GRACE_MS = 20_000;
 
 /**
- * A worker process: the router (ingest queue → stages → delivery queues) and one BullMQ Worker per
+ * A worker process: the router (ingest log → stages → delivery queues) and one BullMQ Worker per
  * output. Any number of these can run against the same Redis (docker compose --scale worker=N).
  */
 export async function startWorker(
@@ -99,22 +102,32 @@ export async function startWorker(
   const direct = (name: string) => directSenders.get(name);
   let pipeline = createRouterPipeline(config, { redis, queueFor, metrics, direct });
   const running = new Map<string, Promise<void>>();
-  // Ingest jobs running per pipeline: a pipeline replaced by a reload is flushed until its last job finished.
+  // Ingest entries running per pipeline: a pipeline replaced by a reload is flushed until its last one finished.
   const generations = new Map<typeof pipeline, number>();
-  const routerWorker = new Worker<IngestJobData>(
-    INGEST_QUEUE,
-    async (job) => {
+  const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
+  // Its own connection: a blocked XREADGROUP would hold up every command pipelined behind it.
+  const blocking = workerConnection(config.redis, { enableAutoPipelining: false });
+  blocking.on('error', onRedisError);
+  const ingest = new IngestConsumer({
+    redis,
+    blocking,
+    prefix,
+    concurrency: config.router.concurrency,
+    ...recovery,
+    deadLetters,
+    logger: log,
+    async process(entry, replay) {
       await throttle.admit();
-      const id = job.id!;
-      // A job whose lock lapsed while this process still ran it (an event loop starved for longer
-      // than half the lock) comes back to this same process: let the first run finish and write
+      const id = entry.id;
+      // An entry taken over while this process still ran it (an event loop starved for longer
+      // than lockDuration) comes back to this same process: let the first run finish and write
       // its fan-out ledger, so the second queues only what is left instead of a second copy.
       const earlier = running.get(id);
       if (earlier) await earlier.catch(() => undefined);
-      // The job id names the dedup claims and the fan-out ledger: a retried or stalled job passes its own alerts again.
+      // The entry id names the dedup claims and the fan-out ledger: a reclaimed entry passes its own alerts again.
       const p = pipeline;
       generations.set(p, (generations.get(p) ?? 0) + 1);
-      const run = p.run(job.data.alerts, { id, replay: earlier !== undefined || job.attemptsStarted > 1 });
+      const run = p.run(entry.alerts, { id, replay: replay || earlier !== undefined });
       running.set(id, run);
       try {
         await run;
@@ -123,22 +136,16 @@ export async function startWorker(
         generations.set(p, generations.get(p)! - 1);
       }
     },
-    {
-    connection: redis,
-    prefix,
-    concurrency: config.router.concurrency,
-    // Locks are renewed while a job is held (also while a batch fills), so the default fits.
-    ...recovery,
+    // Noise control (src/noise): an acknowledged entry never runs again, so its fan-out ledger goes.
+    onAcked: (ids) => {
+      for (const id of ids) pipeline.completed(id);
+    },
   });
+  await migrateLegacyIngest(redis, { prefix, deadLetters, logger: log }).catch((err: Error) => log.error({ err: err.message }, 'moving the old ingest queue into the ingest log failed; the next worker start retries'));
+  await ingest.start();
   throttle.start();
-  // Noise control (src/noise): drop a completed job's fan-out ledger; every worker sends due digests.
-  routerWorker.on('completed', (job) => pipeline.completed(job.id!));
   let digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
-  routerWorker.on('failed', (job, err) => log.error({ job: job?.id, err: err.message }, 'ingest job failed'));
-  routerWorker.on('stalled', (jobId) => log.warn({ job: jobId }, 'ingest job stalled (its lock lapsed); it runs again'));
-  routerWorker.on('error', onRedisError);
 
-  const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   // Delivery status for the web UI (src/ui): batched, one script call per flush.
   const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(redis, prefix, config.ui.retention)) : undefined;
   type Delivery = { worker: Worker<DeliveryJobData>; output: Output };
@@ -150,14 +157,12 @@ export async function startWorker(
   const outputs = () => [...deliveries.values(), ...draining.values()];
   log.info({ outputs: Object.keys(config.outputs), concurrency: config.router.concurrency }, 'worker started');
   // falconet_queue_jobs, read at scrape time: the ingest queue and each output's, with its dead letters.
-  const ingestQueue = new Queue(INGEST_QUEUE, { connection: redis, prefix });
-  ingestQueue.on('error', onRedisError);
   const jobCounts = async (queue: Queue, dlqOutput: string) => ({
     queue: queue.name,
     counts: { ...(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')), dlq: await deadLetters.count(dlqOutput) },
   });
-  metrics.queueSource.counts = () =>
-    Promise.all([jobCounts(ingestQueue, ROUTER_OUTPUT), ...[...queues].map(([name, queue]) => jobCounts(queue, name))]);
+  const ingestJobCounts = async () => ({ queue: INGEST_QUEUE_LABEL, counts: { ...(await ingestCounts(redis, prefix)), dlq: await deadLetters.count(ROUTER_OUTPUT) } });
+  metrics.queueSource.counts = () => Promise.all([ingestJobCounts(), ...[...queues].map(([name, queue]) => jobCounts(queue, name))]);
 
   function startDelivery(instance: OutputInstance) {
     const olog = logger.child({ component: 'delivery', output: instance.name });
@@ -204,10 +209,10 @@ export async function startWorker(
 
   let forcing = false;
   async function gracefulStop(): Promise<void> {
-    // Order matters: stop taking ingest jobs (in-flight ones finish and flush their batches),
+    // Order matters: stop reading the ingest log (in-flight entries finish, flush their batches and are acknowledged),
     // then let deliveries finish, then close connections.
     throttle.stop();
-    const closing = routerWorker.close();
+    const closing = ingest.close();
     let closed = false;
     void closing.finally(() => (closed = true));
     while (!closed && !forcing) {
@@ -219,7 +224,7 @@ export async function startWorker(
     await uiStatus?.flush();
     shutdown.abort();
     await Promise.all(outputs().map(({ output }) => output.close?.()));
-    await Promise.all([...queues.values(), ingestQueue].map((q) => q.close()));
+    await Promise.all([...queues.values()].map((q) => q.close()));
   }
 
   let current = config;
@@ -249,7 +254,7 @@ export async function startWorker(
   async function applyReload(next: FalconetConfig): Promise<ReloadPlan> {
     const plan = planReload(current, next);
     for (const name of [...plan.added, ...plan.changed]) addQueue(name);
-    // Routing first: new ingest jobs reach added outputs at once (their jobs wait until the worker below starts).
+    // Routing first: new ingest entries reach added outputs at once (their jobs wait until the worker below starts).
     const old = pipeline;
     pipeline = createRouterPipeline(next, { redis, queueFor, metrics, direct });
     const oldDigests = digests;
@@ -294,7 +299,7 @@ export async function startWorker(
     },
     ready() {
       const redisUp = redis.status === 'ready';
-      const consuming = routerWorker.isRunning() && !routerWorker.isPaused();
+      const consuming = ingest.consuming;
       return {
         ready: redisUp && consuming,
         body: { status: redisUp && consuming ? 'ready' : 'not ready', redis: redisUp ? 'up' : redis.status, router: consuming ? 'consuming' : 'not consuming', config: 'loaded', outputs: [...deliveries.keys()], draining: [...draining.keys()] },
@@ -317,7 +322,8 @@ export async function startWorker(
         throttle.stop();
         void digests.stop();
         shutdown.abort();
-        const forced = Promise.allSettled([routerWorker.close(true), ...deliveryWorkers().map((w) => w.close(true))]);
+        ingest.forceClose();
+        const forced = Promise.allSettled(deliveryWorkers().map((w) => w.close(true)));
         await Promise.race([forced, new Promise((r) => setTimeout(r, 1000))]);
       }
       redis.disconnect();

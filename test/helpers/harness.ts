@@ -10,7 +10,8 @@ import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { alertId } from '../../src/collector/decode.js';
 import { waitFor } from './wait.js';
-import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
+import { deliveryQueueName } from '../../src/queue/names.js';
+import { appendIngest } from '../../src/queue/ingest-log.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -71,16 +72,14 @@ export async function startPipeline(config: FalconetConfig, opts: { worker?: boo
 }
 
 /**
- * Puts alert bodies on the ingest queue as one job, as a collector would, but without its input
+ * Appends alert bodies to the ingest log as one entry, as a collector would, but without its input
  * checks: what an older collector or a spool written by one may hand the router.
  */
 export async function enqueueIngest(config: FalconetConfig, bodies: string[]): Promise<void> {
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const ingest = new Queue(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
   try {
-    await ingest.add('alerts', { alerts: bodies.map((b) => [alertId(b), b]), receivedAt: Date.now() });
+    await appendIngest(connection, config.redis.prefix, bodies.map((b) => [alertId(b), b]), Date.now());
   } finally {
-    await ingest.close();
     connection.disconnect();
   }
 }

@@ -11,7 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { alertId } from '../../src/collector/decode.js';
 import { ROUTER_OUTPUT } from '../../src/dlq/store.js';
-import { INGEST_QUEUE, deliveryQueueName } from '../../src/queue/names.js';
+import { deliveryQueueName } from '../../src/queue/names.js';
+import { appendIngest } from '../../src/queue/ingest-log.js';
+import { DeadLetterStore } from '../../src/dlq/store.js';
+import { IngestConsumer } from '../../src/worker/ingest-consumer.js';
+import pino from 'pino';
+import { ingestBacklog } from '../helpers/ingest-log.js';
 import type { CapturedRequest, ScriptedResponse } from '../helpers/capture-server.js';
 import { deadLetters } from '../helpers/dlq.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
@@ -226,15 +231,8 @@ describe('router failures in the dead letters', () => {
     expect(letters.every((l) => l.rule === 'Poison' && l.attempts === 1)).toBe(true);
     expect(byId.get(alertId(poison[1]!))!.alert).toBe(poison[1]);
 
-    // The ingest job completed at its first try: nothing failed, nothing waits to retry.
-    const redis = new Redis(REDIS_URL);
-    const ingest = new Queue(INGEST_QUEUE, { connection: redis, prefix: pipeline.config.redis.prefix });
-    try {
-      expect(await ingest.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
-    } finally {
-      await ingest.close();
-      redis.disconnect();
-    }
+    // The ingest entry was acknowledged at its first run: nothing pending, nothing waits.
+    await waitFor(async () => { const b = await ingestBacklog(REDIS_URL, pipeline.config.redis.prefix); return b.waiting === 0 && b.active === 0; }, { what: 'the entry acknowledged' });
     // Replaying it runs it through the router once more: still poison, so back in the DLQ (once).
     const before = byId.get(alertId(poison[1]!))!.lastAttemptAt;
     const replay = await fetch(`${pipeline.collector.url}/api/dlq/replay`, { method: 'POST', body: JSON.stringify({ output: ROUTER_OUTPUT, ids: [alertId(poison[1]!)] }) });
@@ -244,32 +242,38 @@ describe('router failures in the dead letters', () => {
     expect(sink.requests).toHaveLength(4);
   }, 60_000);
 
-  it('a failed ingest job is listed under @router and replayed through the router', async () => {
+  it('an ingest entry that fails more than worker.maxStalledCount times becomes @router dead letters, replayed through the router', async () => {
     const sink = await rig.capture();
     const config = testConfig({ dedup: { window: 0 }, outputs: { hook: { type: 'webhook', url: sink.url } }, routes: [{ outputs: ['hook'] }] });
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const prefix = config.redis.prefix;
-    // A router that fails every job (a bug, a Redis refusing writes) leaves it in the failed set.
-    const ingest = new Queue(INGEST_QUEUE, { connection: redis, prefix });
     const body = alert('stuck in ingest', 1);
-    await ingest.add('alerts', { alerts: [[alertId(body), body]], receivedAt: Date.now() }, { attempts: 1 });
-    const broken = new Worker(INGEST_QUEUE, async () => { throw new Error('router exploded'); }, { connection: redis.duplicate(), prefix });
-    await waitFor(async () => (await ingest.getFailedCount()) === 1, { what: 'the failed ingest job' });
+    await appendIngest(redis, prefix, [[alertId(body), body]], Date.now());
+    // A router that fails every run (a bug, a Redis refusing writes): each failed run is taken
+    // over again after lockDuration: maxStalledCount 1 allows one takeover, the second gives up.
+    const runs: boolean[] = [];
+    const broken = new IngestConsumer({
+      redis, blocking: redis.duplicate(), prefix, concurrency: 2, lockDuration: 200, stalledInterval: 100, maxStalledCount: 1,
+      deadLetters: new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput }),
+      logger: pino({ level: 'silent' }),
+      process: async (_entry, replay) => { runs.push(replay); throw new Error('router exploded'); },
+    });
+    await broken.start();
+    await waitFor(async () => (await deadLetters(config).count(ROUTER_OUTPUT)) === 1, { what: 'the router dead letter' });
     await broken.close();
+    expect(runs).toEqual([false, true]); // the first run, one takeover
+    expect(await ingestBacklog(REDIS_URL, prefix)).toEqual({ waiting: 0, active: 0 });
 
     const pipeline = await rig.pipeline(config);
     const api = `${pipeline.collector.url}/api/dlq`;
     const listed = (await (await fetch(`${api}?output=${encodeURIComponent(ROUTER_OUTPUT)}`)).json()) as { entries: Array<Record<string, unknown>> };
     expect(listed.entries).toHaveLength(1);
-    expect(listed.entries[0]).toMatchObject({ output: ROUTER_OUTPUT, rule: 'stuck in ingest', reason: 'router exploded', alerts: 1, attempts: 1 });
+    expect(listed.entries[0]).toMatchObject({ id: alertId(body), output: ROUTER_OUTPUT, rule: 'stuck in ingest', reason: 'router exploded', attempts: 2, alert: JSON.parse(body) });
     const id = listed.entries[0]!.id as string;
-    expect(id).toMatch(/^ingest-job-/);
     expect(await (await fetch(`${api}/replay`, { method: 'POST', body: JSON.stringify({ output: ROUTER_OUTPUT, ids: [id] }) })).json()).toEqual({ replayed: 1, missing: [] });
     await waitFor(() => sink.requests.length === 1, { what: 'the replayed ingest job delivered' });
     expect((JSON.parse(sink.requests[0]!.body.replace(/:(\d{16,})/g, ':"$1"')) as { id: string }).id).toBe(alertId(body));
-    await waitFor(async () => (await ingest.getFailedCount()) === 0, { what: 'the failed set empty' });
     expect(((await (await fetch(`${api}?output=${encodeURIComponent(ROUTER_OUTPUT)}`)).json()) as { entries: unknown[] }).entries).toEqual([]);
-    await ingest.close();
     redis.disconnect();
   }, 60_000);
 

@@ -1,15 +1,13 @@
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { INGEST_QUEUE, type IngestJobData } from '../../src/queue/names.js';
 import { REDIS_URL, testConfig } from '../helpers/harness.js';
+import { ingestEntries } from '../helpers/ingest-log.js';
 import { useRig } from '../helpers/rig.js';
 import { waitFor } from '../helpers/wait.js';
 
 const rig = useRig();
 
-describe('ingest jobs are bounded by alerts, not requests (issue #10)', () => {
-  it('one NDJSON request of 50,000 alerts makes >= 50 ingest jobs of <= 1,000 alerts, all acknowledged by one 200', async () => {
+describe('ingest entries are bounded by alerts, not requests (issue #10)', () => {
+  it('one NDJSON request of 50,000 alerts makes >= 50 ingest log entries of <= 1,000 alerts, all acknowledged by one 200', async () => {
     const config = testConfig({ listen: { maxBodySize: '64MiB' }, outputs: { sink: { type: 'stdout' } }, routes: [{ outputs: ['sink'] }] });
     const pipeline = await rig.pipeline(config, { worker: false });
     const lines: string[] = [];
@@ -24,21 +22,14 @@ describe('ingest jobs are bounded by alerts, not requests (issue #10)', () => {
     const res = await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' });
     expect(res.status).toBe(200);
 
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const ingest = new Queue<IngestJobData>(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
-    try {
-      const jobs = await waitFor(async () => {
-        const all = await ingest.getJobs(['waiting'], 0, -1);
-        return all.reduce((n, j) => n + j.data.alerts.length, 0) === 50_000 ? all : undefined;
-      }, { what: '50,000 alerts in ingest jobs' });
-      const sizes = jobs.map((j) => j.data.alerts.length);
-      expect(jobs.length).toBeGreaterThanOrEqual(50);
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(50_000);
-      expect(new Set(jobs.flatMap((j) => j.data.alerts.map(([id]) => id))).size).toBe(50_000);
-    } finally {
-      await ingest.close();
-      connection.disconnect();
-    }
+    const entries = await waitFor(async () => {
+      const all = await ingestEntries(REDIS_URL, config.redis.prefix);
+      return all.reduce((n, e) => n + e.alerts.length, 0) === 50_000 ? all : undefined;
+    }, { what: '50,000 alerts in the ingest log' });
+    const sizes = entries.map((e) => e.alerts.length);
+    expect(entries.length).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1000);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(50_000);
+    expect(new Set(entries.flatMap((e) => e.alerts.map(([id]) => id))).size).toBe(50_000);
   }, 60_000);
 });

@@ -1,9 +1,8 @@
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { INGEST_QUEUE } from '../../src/queue/names.js';
+import { ingestDrained, ingestEntries } from '../helpers/ingest-log.js';
 import { startWorker, type RunningWorker } from '../../src/worker/service.js';
 import { CaptureServer } from '../helpers/capture-server.js';
 import { falcoHeaders } from '../helpers/fixtures.js';
@@ -74,11 +73,7 @@ describe('collector with Redis unreachable: the spool', () => {
     await redis.start();
     await waitFor(async () => (await metric(base, 'falconet_spool_bytes')) === 0, { timeoutMs: 20_000, what: 'spool drained' });
     expect(await metric(base, 'falconet_spool_replayed_alerts_total')).toBe(200);
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const ingest = new Queue(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
-    const queued = (await ingest.getJobs(['waiting'], 0, -1)).flatMap((j) => (j.data as { alerts: Array<[string, string]> }).alerts);
-    await ingest.close();
-    connection.disconnect();
+    const queued = (await ingestEntries(redis.url, config.redis.prefix)).flatMap((e) => e.alerts);
     expect(queued).toHaveLength(200);
     // In the order they were accepted.
     expect(queued.map(([, json]) => (JSON.parse(json) as { output_fields: { n: number } }).output_fields.n)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
@@ -121,11 +116,7 @@ describe('collector with Redis unreachable: the spool', () => {
     const n = () => capture!.requests.map((r) => (JSON.parse(r.body) as { output_fields: { n: number } }).output_fields.n);
     await waitFor(() => new Set(n()).size === 6, { what: 'all delivered' });
     // Every routed copy has been through the router once the queues are empty: then count.
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const ingest = new Queue(INGEST_QUEUE, { connection, prefix: config.redis.prefix });
-    await waitFor(async () => Object.values(await ingest.getJobCounts('waiting', 'active', 'delayed')).every((c) => c === 0), { what: 'ingest drained' });
-    await ingest.close();
-    connection.disconnect();
+    await waitFor(() => ingestDrained(redis!.url, config.redis.prefix), { what: 'ingest drained' });
     const routed = (await metrics.routed.get()).values.find((v) => v.labels.outcome === 'routed')?.value ?? 0;
     const duplicates = (await metrics.routed.get()).values.find((v) => v.labels.outcome === 'duplicate')?.value ?? 0;
     console.log(`deadline test: ${routed} alerts routed, ${duplicates} duplicates dropped (the late write landed too), ${n().length} delivered for 6 accepted`);
