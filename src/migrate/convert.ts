@@ -199,6 +199,11 @@ function convertClientTls(
   const globalCa = settings.get('tlsclient.cacertfile')?.value as string | undefined;
   const wantsTls = checkcert === false || mutual === true || (globalCa !== undefined && /^https:/.test(String(out.url ?? '')));
   if (!wantsTls) return;
+  if (checkcert === false && mutual !== true && /^(mqtt|amqp|tcp|udp):/.test(String(out.url ?? ''))) {
+    // The output refuses tls on a plaintext url, and there is no certificate to check.
+    dropped.set('checkcert', `the url (${String(out.url).split(':')[0]}://) is not TLS: there is no certificate to check`);
+    return;
+  }
   const acceptsTls = outputDefinition(type)?.options.tls !== undefined;
   if (!acceptsTls) {
     if (checkcert === false) dropped.set('checkcert', `Falconet's ${type} output always verifies certificates; add the server's CA to the system trust store`);

@@ -10,7 +10,7 @@ function unsupported(how: string): Mapping {
   return { kind: 'unsupported', how };
 }
 
-const NO_SDK = 'Falconet speaks HTTP only; it has no client for this protocol/SDK.';
+const NO_SDK = 'Falconet has no client for this protocol/SDK (its non-HTTP outputs are syslog, NATS, MQTT and RabbitMQ).';
 
 export const NOT_CONVERTED: readonly SidekickOutput[] = [
   { section: 'cloudevents', title: 'CloudEvents (Knative)', enabledBy: ['address'], mapping: unsupported('webhook with bodyTemplate in CloudEvents structured mode: headers {Content-Type: application/cloudevents+json}, body {"specversion":"1.0","id":"{{id}}","source":"falconet","type":"falco.rule.output.v1","time":"{{time}}","data":{{{json}}}}') },
@@ -32,7 +32,6 @@ export const NOT_CONVERTED: readonly SidekickOutput[] = [
   { section: 'kubeless', title: 'Kubeless', enabledBy: ['namespace', 'function'], mapping: unsupported('not converted: Kubeless is archived upstream; if a function still runs, a webhook to http://<function>.<namespace>:<port>/ works') },
   { section: 'gcp.cloudrun', title: 'GCP Cloud Run', enabledBy: ['endpoint', 'jwt'], mapping: unsupported('webhook to <endpoint> with auth {bearer: "${GCP_CLOUDRUN_JWT}"}: the alert JSON, as Falcosidekick posts the event') },
   { section: 'smtp', title: 'SMTP (email)', enabledBy: ['hostport', 'from', 'to'], mapping: unsupported(`${NO_SDK} Mail through an HTTP mail API (SendGrid, Mailgun, SES via API Gateway) with a webhook template, or through Alertmanager's email receiver`) },
-  { section: 'syslog', title: 'Syslog', enabledBy: ['host'], mapping: unsupported(`${NO_SDK} Run a log shipper (Vector, Fluent Bit) with an HTTP source and a syslog sink, fed by a webhook with format: ndjson`) },
   { section: 'logstash', title: 'Logstash', enabledBy: ['address'], mapping: unsupported('webhook to a Logstash http input (format: ndjson); Falconet has no Beats/TCP protocol') },
   { section: 'statsd', title: 'StatsD', enabledBy: ['forwarder'], mapping: unsupported('not an alert destination: Falconet exposes Prometheus /metrics (metrics.sidekickCompat keeps the falcosecurity_falcosidekick_* names); scrape it or use a statsd exporter') },
   { section: 'dogstatsd', title: 'DogStatsD', enabledBy: ['forwarder'], mapping: unsupported('not an alert destination: the Datadog agent can scrape Falconet\'s Prometheus /metrics (openmetrics check)') },
@@ -40,10 +39,7 @@ export const NOT_CONVERTED: readonly SidekickOutput[] = [
   { section: 'otlp.metrics', title: 'OTLP Metrics', enabledBy: ['endpoint'], mapping: unsupported('scrape /metrics with an OpenTelemetry Collector (prometheus receiver) instead') },
   { section: 'otlp.traces', title: 'OTLP Traces', enabledBy: ['endpoint'], mapping: unsupported(`${NO_SDK} An OpenTelemetry Collector with a webhook-fed HTTP receiver can turn alerts into logs`) },
   { section: 'kafka', title: 'Kafka', enabledBy: ['hostport', 'topic'], mapping: unsupported(`${NO_SDK} Use a Kafka REST proxy (see kafkarest) or Kafka Connect's HTTP source`) },
-  { section: 'nats', title: 'NATS', enabledBy: ['hostport'], mapping: unsupported(NO_SDK) },
   { section: 'stan', title: 'NATS Streaming (STAN)', enabledBy: ['hostport', 'clusterid', 'clientid'], mapping: unsupported(`${NO_SDK} STAN is deprecated upstream`) },
-  { section: 'rabbitmq', title: 'RabbitMQ', enabledBy: ['url', 'queue'], mapping: unsupported(`${NO_SDK} The RabbitMQ management HTTP API (/api/exchanges/<vhost>/amq.default/publish) works with a webhook template, but it is not meant for production publishing`) },
-  { section: 'mqtt', title: 'MQTT', enabledBy: ['broker'], mapping: unsupported(NO_SDK) },
   { section: 'redis', title: 'Redis', enabledBy: ['address'], mapping: unsupported(`${NO_SDK} (Falconet's own Redis holds queues, not an alert list)`) },
   { section: 'timescaledb', title: 'TimescaleDB', enabledBy: ['host'], mapping: unsupported(`${NO_SDK} A PostgREST endpoint in front of the hypertable takes a webhook`) },
   { section: 'wavefront', title: 'Wavefront', enabledBy: ['endpointtype', 'endpointhost'], mapping: unsupported('webhook to the Wavefront proxy\'s HTTP port with a bodyTemplate in Wavefront data format; not converted automatically') },

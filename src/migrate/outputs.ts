@@ -1,3 +1,5 @@
+import { checkKeyTemplate } from '../../outputs/kit/key-template.js';
+import { ROUTING_KEY_SYNTAX } from '../../outputs/rabbitmq/payload.js';
 import { goTemplateToMustache } from './go-template.js';
 import { NOT_CONVERTED } from './outputs-not-converted.js';
 import type { SettingValue } from './source.js';
@@ -280,6 +282,157 @@ export const SIDEKICK_OUTPUTS: readonly SidekickOutput[] = [
         if (ctx.take('synced') !== undefined) ctx.drop('synced', 'Falconet always waits for the receiver\'s answer before a batch counts as delivered');
         if (ctx.take('extraenvvars') !== undefined) ctx.drop('extraenvvars', 'OTEL_* variables are not read: set headers, timeout and resource on the output');
         ctx.note('records: severity from the priority, Falco\'s event time, output fields as typed attributes, service.name=falco (resource); Falcosidekick sent INFO with its own clock and no output fields');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'syslog',
+    title: 'Syslog',
+    enabledBy: ['host'],
+    mapping: {
+      kind: 'native',
+      type: 'syslog',
+      map(ctx) {
+        const host = ctx.take('host', 'url') as string;
+        const raw = ctx.str('protocol');
+        let protocol = 'tcp';
+        if (raw !== undefined && ctx.take('protocol', 'url') !== undefined) {
+          if (/^(tcp|udp)$/i.test(raw)) protocol = raw.toLowerCase();
+          else ctx.note(`protocol "${raw}" is not tcp or udp: Falcosidekick falls back to tcp, and so does url`);
+        }
+        const port = ctx.str('port');
+        ctx.take('port', 'url');
+        const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+        const out: Record<string, unknown> = { url: `${protocol}://${hostPart}${port ? `:${port}` : ''}` };
+        if (!port) ctx.note('port unset: Falconet uses syslog\'s 514');
+        const format = ctx.str('format');
+        if (format !== undefined) ctx.take('format', 'format');
+        if (format !== undefined && format.toLowerCase() === 'cef') {
+          ctx.drop('format', 'CEF is not supported: Falconet sends RFC 5424 with structured data (rule, priority, source, namespace, pod, alert_id) and Falco\'s output text as MSG; format: json puts the whole alert in MSG');
+        } else {
+          // json is Falcosidekick's default.
+          if (format !== undefined && format !== '' && format.toLowerCase() !== 'json') ctx.note(`format "${format}" is not json or cef: written as format: json (the whole alert in MSG)`);
+          out.format = 'json';
+        }
+        ctx.note('records: Falcosidekick sent an RFC 3164-style line (<PRI>timestamp host Falco[pid]: MSG, facility kern, newline-framed over TCP); Falconet sends RFC 5424 (facility local0, structured data, octet-counted over TCP): the receiver must accept RFC 5424 and, over TCP, octet-counting framing (rsyslog imtcp and syslog-ng\'s syslog() source do)');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'nats',
+    title: 'NATS',
+    enabledBy: ['hostport'],
+    mapping: {
+      kind: 'native',
+      type: 'nats',
+      map(ctx) {
+        // nats.go takes a comma-separated list of servers, with or without a scheme.
+        const urls = (ctx.str('hostport') as string).split(',').map((h) => h.trim()).filter(Boolean).map((h) => {
+          const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(h) ? h : `nats://${h}`;
+          if (/^(nats|tls):\/\//i.test(url)) return url;
+          ctx.note(`hostport ${url.split('://')[0]}://…: Falconet connects over nats:// or tls:// only (no WebSocket), written as nats://`);
+          return url.replace(/^[a-z][a-z0-9+.-]*:\/\//i, 'nats://');
+        });
+        ctx.take('hostport', 'url');
+        const secretUrl = (url: string, i: number) => (/^[a-z]+:\/\/[^/]*@/i.test(url) ? ctx.secretValue(url, i === 0 ? 'NATS_HOSTPORT' : `NATS_HOSTPORT_${i}`, 'nats.hostport') : url);
+        const out: Record<string, unknown> = { url: secretUrl(urls[0]!, 0) };
+        if (urls.length > 1) out.servers = urls.slice(1).map((u, i) => secretUrl(u, i + 1));
+        const template = ctx.str('subjecttemplate') || 'falco.<priority>.<rule>';
+        ctx.take('subjecttemplate', 'subject');
+        const subject = template.replace(/<priority>/g, '{priority}').replace(/<rule>/g, '{rule}');
+        out.subject = subject;
+        out.mode = 'core';
+        const first = subject.split('.')[0]!;
+        const subjects = /[{}]/.test(first) || !subject.includes('.') ? subject.replace(/\{[^}]*\}/g, '*') : `${first}.>`;
+        ctx.note(`mode: core, what Falcosidekick does (plain publish, no stream needed, at most once); for confirmed delivery create a stream over the subjects (nats stream add FALCO --subjects '${subjects}') and set mode: jetstream (and stream: FALCO), which also drops retried duplicates by Nats-Msg-Id`);
+        return out;
+      },
+    },
+  },
+  {
+    section: 'mqtt',
+    title: 'MQTT',
+    enabledBy: ['broker'],
+    mapping: {
+      kind: 'native',
+      type: 'mqtt',
+      map(ctx) {
+        const broker = ctx.str('broker') as string;
+        ctx.take('broker', 'url');
+        const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(broker)?.[1]?.toLowerCase();
+        const rest = scheme === undefined ? broker : broker.slice(scheme.length + 3);
+        const tls = scheme !== undefined && ['ssl', 'tls', 'mqtts', 'wss', 'tcps'].includes(scheme);
+        if (scheme !== undefined && !['tcp', 'mqtt', 'ssl', 'tls', 'mqtts'].includes(scheme)) {
+          ctx.note(`broker scheme ${scheme}://: Falconet speaks MQTT over TCP (mqtt://) or TLS (mqtts://) only, no WebSocket; point url at the broker's MQTT listener (1883, or 8883 for TLS)`);
+        }
+        const url = `${tls ? 'mqtts' : 'mqtt'}://${rest}`;
+        const out: Record<string, unknown> = { url: /^[a-z]+:\/\/[^/]*@/i.test(url) ? ctx.secretValue(url, 'MQTT_BROKER', 'mqtt.broker') : url };
+        const user = ctx.str('user');
+        if (user !== undefined && user !== '') out.username = ctx.take('user', 'username');
+        const password = ctx.secret('password', 'password');
+        if (password !== undefined) out.password = password;
+        out.topic = (ctx.take('topic', 'topic') as string | undefined) || 'falco/events';
+        const qos = ctx.take('qos', 'qos');
+        if (Number(qos) === 2) out.qos = 2;
+        else if (qos === undefined || Number(qos) !== 1) {
+          ctx.note(`qos ${qos === undefined ? '0 (Falcosidekick\'s default)' : String(qos)}: Falconet publishes at QoS 1 (qos: 0 is refused), because an alert counts as delivered only once the broker's PUBACK confirms it`);
+        }
+        const retained = ctx.take('retained');
+        if (retained === true) ctx.drop('retained', 'Falconet never publishes retained messages: a retained alert would be replayed to every new subscriber as if it had just happened');
+        return out;
+      },
+    },
+  },
+  {
+    section: 'rabbitmq',
+    title: 'RabbitMQ',
+    enabledBy: ['url', 'queue'],
+    mapping: {
+      kind: 'native',
+      type: 'rabbitmq',
+      map(ctx) {
+        const raw = ctx.str('url') as string;
+        ctx.take('url', 'url');
+        const out: Record<string, unknown> = {};
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(raw);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed) {
+          out.url = /@/.test(raw) ? ctx.secretValue(raw, 'RABBITMQ_URL', 'rabbitmq.url') : raw;
+        } else {
+          // Credentials out of the URL: username as is, password as a secret (RabbitMQ docs: keep it out of the URL).
+          const username = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+          const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+          const heartbeat = parsed.searchParams.get('heartbeat');
+          if (heartbeat !== null && /^\d+$/.test(heartbeat)) out.heartbeat = `${heartbeat}s`;
+          const others = [...parsed.searchParams.keys()].filter((k) => k !== 'heartbeat');
+          if (others.length > 0) ctx.note(`url query parameters ${others.join(', ')} are not read by Falconet (TLS files go in tls:, the rest has no equivalent); not carried over`);
+          // The path is the vhost, kept as written (percent-encoded, %2F for /).
+          out.url = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+          if (username !== undefined) out.username = username;
+          if (password !== undefined) out.password = ctx.secretValue(password, 'RABBITMQ_PASSWORD', 'rabbitmq.url');
+        }
+        const queue = ctx.take('queue', 'routingKey') as string;
+        out.exchange = 'falco';
+        let literal = true;
+        try {
+          checkKeyTemplate(queue, ROUTING_KEY_SYNTAX);
+          if (/[{}]/.test(queue) || Buffer.byteLength(queue) > 255) literal = false;
+        } catch {
+          literal = false;
+        }
+        if (literal) {
+          out.routingKey = queue;
+          ctx.note(`queue "${queue}": Falcosidekick publishes to the default exchange with routing key "${queue}", which needs no binding; Falconet's output publishes to a named exchange (the default exchange cannot be addressed), here the durable topic exchange falco that it declares at connect, with routing key "${queue}". Bind the queue once: exchange falco → queue ${queue}, binding key ${queue} (e.g. rabbitmqadmin declare binding source=falco destination=${queue} routing_key=${queue}, or in a definitions file). Until it is bound, mandatory publishes come back and the alerts are retried, not lost`);
+        } else {
+          ctx.note(`queue "${queue}" is not usable as a literal routing key (spaces, *, #, braces or empty levels): routingKey stays falco.{priority}.{rule}; bind the queue to the exchange falco with binding key # (e.g. rabbitmqadmin declare binding source=falco destination=<queue> routing_key=#). Until it is bound, mandatory publishes come back and the alerts are retried, not lost`);
+        }
+        ctx.note('messages: persistent, with publisher confirms and the alert id as message_id (Falcosidekick: text/plain, non-persistent, unconfirmed); the body is the alert JSON');
         return out;
       },
     },

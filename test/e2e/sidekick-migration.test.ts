@@ -13,6 +13,13 @@ import { CaptureServer, type CapturedRequest, type ScriptedResponse } from '../h
 import { fixtureAlertLines } from '../helpers/fixtures.js';
 import { REDIS_URL, startPipeline, type Pipeline } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait.js';
+import { connect } from 'amqplib';
+import pino from 'pino';
+import { rabbitmqOutput } from '../../outputs/rabbitmq/index.js';
+import { isDeliveryError, type DeliveryError } from '../../outputs/kit/errors.js';
+import { parseOutputInstance } from '../../src/config/load.js';
+import { goldenAlerts } from '../helpers/golden.js';
+import { TestRabbit } from '../helpers/rabbitmq-server.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -154,4 +161,57 @@ describe('a Falcosidekick config converted by import-sidekick delivers', () => {
     }, { what: 'the Falcosidekick-compatible counters', timeoutMs: 20_000 });
     expect(metrics).toContain('falconet_deliveries_total');
   });
+});
+
+describe('a converted Falcosidekick rabbitmq section against rabbitmq-server', () => {
+  let rabbit: TestRabbit | undefined;
+  afterEach(async () => {
+    await rabbit?.destroy();
+    rabbit = undefined;
+  });
+
+  it('delivers into Falcosidekick\'s queue once it is bound as the report says; before that the alert is retried, not lost', async () => {
+    const user = { username: 'sidekick', password: 'p@ss-s3cret' };
+    rabbit = await new TestRabbit({ vhosts: ['security'], users: [user] }).start();
+    const queue = `falco-events-${randomUUID().slice(0, 8)}`;
+    // The queue as Falcosidekick's users had it: declared, fed through the default exchange.
+    const conn = await connect(rabbit.url('security'), { timeout: 5000 });
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertQueue(queue, { durable: true });
+
+      const yaml = `rabbitmq:\n  url: "amqp://sidekick:p%40ss-s3cret@127.0.0.1:${rabbit.port}/security"\n  queue: "${queue}"\n`;
+      const conversion = convertSidekick(readSidekickSource({ yaml }));
+      const secretEnv = Object.fromEntries(conversion.secrets.map((s) => [s.env, s.value]));
+      expect(validateConversion(conversion, secretEnv)).toEqual([]);
+      const converted = (conversion.config as { outputs: Record<string, Record<string, unknown>> }).outputs.rabbitmq!;
+      expect(converted.password).toBe('${RABBITMQ_PASSWORD}');
+      const options = { ...converted, password: secretEnv.RABBITMQ_PASSWORD };
+      const instance = parseOutputInstance('rabbitmq', options, rabbitmqOutput);
+      const output = rabbitmqOutput.create(instance.config, { name: instance.name, logger: pino({ level: 'silent' }) });
+      try {
+        const alert = Object.values(goldenAlerts())[0]!;
+        const send = () => output.send([alert], { signal: AbortSignal.timeout(10_000) });
+
+        // Not bound yet: the mandatory publish comes back and the alert is retried.
+        const err = await send().then(() => undefined, (e: unknown) => e);
+        expect(isDeliveryError(err)).toBe(true);
+        expect((err as DeliveryError).retryable).toBe(true);
+        expect((err as DeliveryError).message).toContain('unroutable');
+
+        // The binding the report names: exchange falco -> the queue, binding key = the queue name.
+        const note = conversion.lines.find((l) => l.key === 'rabbitmq' && l.message.includes('Bind the queue'))!.message;
+        expect(note).toContain(`exchange falco → queue ${queue}, binding key ${queue}`);
+        await ch.bindQueue(queue, 'falco', queue);
+        expect(await send()).toBeUndefined();
+        const msg = await ch.get(queue, { noAck: true });
+        expect(msg && msg.fields.routingKey).toBe(queue);
+        expect(msg && msg.properties.messageId).toBe(alert.id);
+      } finally {
+        await output.close?.();
+      }
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  }, 90_000);
 });

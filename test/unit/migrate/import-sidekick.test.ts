@@ -176,6 +176,106 @@ describe('falconet import-sidekick: conversion', () => {
   });
 });
 
+describe('syslog, nats, mqtt and rabbitmq: native outputs', () => {
+  const convert = (yaml: string) => {
+    const conversion = convertSidekick(readSidekickSource({ yaml }));
+    expect(validateConversion(conversion, {})).toEqual([]);
+    const outputs = conversion.config.outputs as Record<string, Record<string, unknown>>;
+    const lines = (key: string) => conversion.lines.filter((l) => l.key === key);
+    const status = (key: string) => lines(key)[0]?.status;
+    const notes = (section: string) => lines(section).filter((l) => l.status === 'note').map((l) => l.message).join('\n');
+    return { conversion, outputs, status, notes, lines };
+  };
+
+  it('none of them is listed as unsupported any more', () => {
+    for (const section of ['syslog', 'nats', 'mqtt', 'rabbitmq']) {
+      const def = SIDEKICK_OUTPUTS.find((o) => o.section === section);
+      expect(def?.mapping.kind, section).toBe('native');
+    }
+    for (const o of SIDEKICK_OUTPUTS) if (o.mapping.kind === 'unsupported') expect(o.mapping.how, o.section).not.toContain('HTTP only');
+  });
+
+  it('syslog: host, port, protocol → url; format json → json; the RFC 5424 change is noted', () => {
+    const { outputs, status, notes } = convert('syslog:\n  host: "siem.example.com"\n  port: "1514"\n  protocol: "udp"\n  format: "json"\n  minimumpriority: "warning"');
+    expect(outputs.syslog).toEqual({ type: 'syslog', url: 'udp://siem.example.com:1514', format: 'json', minimumPriority: 'warning' });
+    for (const k of ['syslog.host', 'syslog.port', 'syslog.protocol', 'syslog.format']) expect(status(k), k).toBe('mapped');
+    expect(notes('syslog')).toMatch(/RFC 3164.*RFC 5424/);
+  });
+
+  it('syslog: Falcosidekick\'s defaults (tcp, json); cef is dropped with the RFC 5424 structured-data note', () => {
+    expect(convert('syslog:\n  host: "10.0.0.5"\n  port: "514"').outputs.syslog).toEqual({ type: 'syslog', url: 'tcp://10.0.0.5:514', format: 'json' });
+    const { outputs, lines } = convert('syslog:\n  host: "10.0.0.5"\n  port: "514"\n  format: "cef"');
+    expect(outputs.syslog).toEqual({ type: 'syslog', url: 'tcp://10.0.0.5:514' });
+    expect(lines('syslog.format')).toEqual([expect.objectContaining({ status: 'dropped', message: expect.stringMatching(/CEF is not supported.*RFC 5424 with structured data/) })]);
+  });
+
+  it('nats: hostport → url, subject tokens <priority>/<rule> → {priority}/{rule}, mode core with a jetstream note, checkcert → tls', () => {
+    const { outputs, notes, status } = convert('nats:\n  hostport: "nats://nats.messaging:4222"\n  subjecttemplate: "security.<priority>.<rule>.events"\n  checkcert: false');
+    expect(outputs.nats).toEqual({ type: 'nats', url: 'nats://nats.messaging:4222', subject: 'security.{priority}.{rule}.events', mode: 'core', tls: { insecureSkipVerify: true } });
+    expect(status('nats.subjecttemplate')).toBe('mapped');
+    expect(notes('nats')).toMatch(/mode: jetstream.*stream.*Nats-Msg-Id/);
+    expect(notes('nats')).toContain("--subjects 'security.>'");
+    // Falcosidekick's default subject, a host without a scheme, a server list and credentials in the URL.
+    const more = convert('nats:\n  hostport: "falco:s3cr3t-nats@nats-a:4222,nats-b:4222"');
+    expect(more.outputs.nats).toEqual({ type: 'nats', url: '${NATS_HOSTPORT}', servers: ['nats://nats-b:4222'], subject: 'falco.{priority}.{rule}', mode: 'core' });
+    expect(more.conversion.secrets).toEqual([{ env: 'NATS_HOSTPORT', key: 'nats.hostport', value: 'nats://falco:s3cr3t-nats@nats-a:4222' }]);
+    expect(stringify(more.conversion.config)).not.toContain('s3cr3t');
+  });
+
+  it('nats: mutualtls → tls from mutualtlsclient.*', () => {
+    const { outputs } = convert('mutualtlsfilespath: /etc/certs\nnats:\n  hostport: "tls://nats:4222"\n  mutualtls: true');
+    expect(outputs.nats!.tls).toEqual({ cert: '/etc/certs/client.crt', key: '/etc/certs/client.key', ca: '/etc/certs/ca.crt' });
+  });
+
+  it('mqtt: broker tcp:// → mqtt://, ssl:// → mqtts://, host:port → mqtt://; topic, user/password as a secret, qos 0 → 1, retained dropped', () => {
+    const { outputs, conversion, status, notes, lines } = convert(
+      'mqtt:\n  broker: "ssl://broker.example:8883"\n  topic: "sec/falco"\n  qos: 0\n  retained: true\n  user: "falconet"\n  password: "s3cr3t-mqtt"\n  checkcert: false',
+    );
+    expect(outputs.mqtt).toEqual({ type: 'mqtt', url: 'mqtts://broker.example:8883', username: 'falconet', password: '${MQTT_PASSWORD}', topic: 'sec/falco', tls: { insecureSkipVerify: true } });
+    expect(conversion.secrets).toEqual([{ env: 'MQTT_PASSWORD', key: 'mqtt.password', value: 's3cr3t-mqtt' }]);
+    expect(stringify(conversion.config)).not.toContain('s3cr3t');
+    expect(notes('mqtt')).toMatch(/QoS 1.*PUBACK/);
+    expect(lines('mqtt.retained')).toEqual([expect.objectContaining({ status: 'dropped', message: expect.stringContaining('never publishes retained') })]);
+    expect(status('mqtt.qos')).toBe('mapped');
+    expect(convert('mqtt:\n  broker: "tcp://mosquitto:1883"').outputs.mqtt).toEqual({ type: 'mqtt', url: 'mqtt://mosquitto:1883', topic: 'falco/events' });
+    expect(convert('mqtt:\n  broker: "mosquitto:1883"\n  qos: 2').outputs.mqtt).toEqual({ type: 'mqtt', url: 'mqtt://mosquitto:1883', topic: 'falco/events', qos: 2 });
+    // checkcert on a plaintext broker: nothing to check, and Falconet refuses tls on mqtt://.
+    const plain = convert('mqtt:\n  broker: "tcp://mosquitto:1883"\n  checkcert: false');
+    expect(plain.outputs.mqtt!.tls).toBeUndefined();
+    expect(plain.status('mqtt.checkcert')).toBe('dropped');
+  });
+
+  it('rabbitmq: url credentials → username + password secret, the queue → routing key on the falco exchange, with the binding to make', () => {
+    const { outputs, conversion, notes } = convert('rabbitmq:\n  url: "amqp://falco:s3cr3t%2Frabbit@rabbitmq.messaging:5672/security"\n  queue: "falco-events"\n  minimumpriority: "notice"');
+    expect(outputs.rabbitmq).toEqual({
+      type: 'rabbitmq',
+      url: 'amqp://rabbitmq.messaging:5672/security',
+      username: 'falco',
+      password: '${RABBITMQ_PASSWORD}',
+      exchange: 'falco',
+      routingKey: 'falco-events',
+      minimumPriority: 'notice',
+    });
+    expect(conversion.secrets).toEqual([{ env: 'RABBITMQ_PASSWORD', key: 'rabbitmq.url', value: 's3cr3t/rabbit' }]);
+    expect(stringify(conversion.config)).not.toContain('s3cr3t');
+    expect(notes('rabbitmq')).toContain('binding key falco-events');
+    expect(notes('rabbitmq')).toMatch(/default exchange/);
+    // No credentials, default vhost; a queue name that is no literal routing key gets the # binding.
+    const spaced = convert('rabbitmq:\n  url: "amqp://rabbitmq:5672/"\n  queue: "falco events"');
+    expect(spaced.outputs.rabbitmq).toEqual({ type: 'rabbitmq', url: 'amqp://rabbitmq:5672/', exchange: 'falco' });
+    expect(spaced.notes('rabbitmq')).toContain('binding key #');
+  });
+
+  it('--inline-secrets writes the broker credentials as they are', () => {
+    const yaml = 'mqtt:\n  broker: "tcp://m:1883"\n  user: "u"\n  password: "s3cr3t-mqtt"\nrabbitmq:\n  url: "amqp://u:s3cr3t-amqp@r:5672/"\n  queue: "q"';
+    const inline = convertSidekick(readSidekickSource({ yaml }), { inlineSecrets: true });
+    expect(validateConversion(inline, {})).toEqual([]);
+    const outputs = inline.config.outputs as Record<string, Record<string, unknown>>;
+    expect(outputs.mqtt!.password).toBe('s3cr3t-mqtt');
+    expect(outputs.rabbitmq!.password).toBe('s3cr3t-amqp');
+  });
+});
+
 describe('chat webhooks with a native output (discord, mattermost, googlechat)', () => {
   const yaml = [
     'discord:',
