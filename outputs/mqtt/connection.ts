@@ -36,9 +36,13 @@ export interface MqttConnectionOptions {
 }
 
 interface Pending {
+  /** The caller has its answer. */
   settled: boolean;
+  /** The packet id and the in-flight slot are free again. */
+  released: boolean;
   cb: (err?: Error) => void;
   settle(err?: DeliveryError): void;
+  release(): void;
 }
 
 type Waiter = { resolve(): void; reject(err: DeliveryError): void };
@@ -127,21 +131,36 @@ export class MqttConnection {
       throw this.unavailable();
     }
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => this.abandon(pending, this.aborted());
+      // An abort answers the caller (the queue retries) but keeps the message in mqtt.js's store:
+      // its packet id stays taken until the broker's PUBACK for it, which would otherwise be read
+      // as the acknowledgement of the next alert given the same id, and its slot stays counted
+      // against the broker's Receive Maximum. A connection loss releases both (onClose).
+      const onAbort = () => pending.settle(this.aborted());
       const pending: Pending = {
         settled: false,
-        cb: (err?: Error) => pending.settle(err ? this.publishFailure(err) : undefined),
+        released: false,
+        cb: (err?: Error) => {
+          pending.release();
+          pending.settle(err ? this.publishFailure(err) : undefined);
+        },
         settle: (err?: DeliveryError) => {
           if (pending.settled) return;
           pending.settled = true;
-          this.inflight.delete(pending);
           signal.removeEventListener('abort', onAbort);
-          this.releaseSlot();
           if (err) reject(err);
           else resolve();
         },
+        release: () => {
+          if (pending.released) return;
+          pending.released = true;
+          this.inflight.delete(pending);
+          this.releaseSlot();
+        },
       };
-      if (signal.aborted) return pending.settle(this.aborted());
+      if (signal.aborted) {
+        pending.release();
+        return pending.settle(this.aborted());
+      }
       signal.addEventListener('abort', onAbort, { once: true });
       this.inflight.add(pending);
       // Never retained: a retained alert would be replayed to every new subscriber as if it were new.
@@ -219,11 +238,13 @@ export class MqttConnection {
   }
 
   /**
-   * Gives up on one publish. A QoS 1 message leaves mqtt.js's store, so it is not sent again on
-   * reconnect behind the queue's back (the queue's retry sends it); QoS 2 stays (see the class).
+   * Gives up on one publish when the connection is gone (or the output closes). A QoS 1 message
+   * leaves mqtt.js's store, so it is not sent again on reconnect behind the queue's back (the
+   * queue's retry sends it); QoS 2 stays (see the class).
    */
   private abandon(pending: Pending, err: DeliveryError): void {
     pending.settle(err);
+    pending.release();
     if (this.opts.qos !== 1) return;
     for (const [id, entry] of Object.entries(this.client.outgoing)) {
       if (entry.cb === pending.cb) this.client.removeOutgoingMessage(Number(id));

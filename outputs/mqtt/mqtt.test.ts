@@ -296,6 +296,22 @@ describe('mqtt output against a scripted broker', () => {
     expect(broker.publishes[1]!.dup).toBe(false);
   });
 
+  it('after an abort keeps the packet id taken, so a late PUBACK for it cannot confirm the next alert', async () => {
+    const { broker, output } = await setup(10);
+    broker.answer = () => 'hold';
+    const controller = new AbortController();
+    const first = output.send(batch(1), { signal: controller.signal }).catch((e: unknown) => e);
+    await waitFor(() => broker.publishes.length === 1, { what: 'the first publish at the broker' });
+    controller.abort();
+    expect(((await first) as DeliveryError).reason).toBe('timeout');
+    const second = output.send(batch(1), { signal: AbortSignal.timeout(5_000) }).catch((e: unknown) => e);
+    await waitFor(() => broker.publishes.length === 2, { what: 'the second publish at the broker' });
+    // Reusing the id would make the broker's late PUBACK for the first message "confirm" the second.
+    expect(broker.publishes[1]!.messageId).not.toBe(broker.publishes[0]!.messageId);
+    broker.disconnectAll(0x8b);
+    expect(isDeliveryError(await second)).toBe(true);
+  });
+
   it('fails publishes in flight retryably when the connection drops, and logs a session takeover', async () => {
     const { broker, output, logs } = await setup(10);
     broker.answer = () => 'hold';
