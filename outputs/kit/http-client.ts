@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { basicAuth } from './auth.js';
+import { pem } from './files.js';
 import { classifyHttpStatus, networkError, type ClassifyOptions } from './classify.js';
 import type { HttpTransportConfig, TlsOptions } from './options.js';
 import { redactUrl } from './redact.js';
@@ -32,12 +32,6 @@ export interface HttpClient {
 }
 
 const USER_AGENT = 'falconet';
-
-/** PEM text as given, or read from the file it names. */
-export function pem(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return value.includes('-----BEGIN') ? value : readFileSync(value, 'utf8');
-}
 
 export interface HttpClientOptions {
   tls?: Partial<TlsOptions>;
@@ -71,7 +65,7 @@ export function httpClientFor(config: HttpTransportConfig): HttpClient {
 export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
   const tls = opts.tls;
   const connect = tls
-    ? { ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), rejectUnauthorized: !tls.insecureSkipVerify }
+    ? { ca: pem(tls.ca, 'tls.ca'), cert: pem(tls.cert, 'tls.cert'), key: pem(tls.key, 'tls.key'), rejectUnauthorized: !tls.insecureSkipVerify }
     : undefined;
   const agentOptions = { keepAliveTimeout: 30_000, connections: opts.connections ?? 64 };
   const dispatcher: Dispatcher = opts.proxy

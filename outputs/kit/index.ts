@@ -26,7 +26,8 @@ export { DEFAULT_SEVERITY, SEVERITIES, priorityMap, priorityName, type Severity 
 export { DeliveryError, isDeliveryError, type FailureReason } from './errors.js';
 export { classifyHttpStatus, networkError, parseRetryAfter, type ClassifyOptions } from './classify.js';
 export { redactUrl } from './redact.js';
-export { createHttpClient, httpClientFor, pem, type HttpClient, type HttpRequest, type HttpResponse } from './http-client.js';
+export { pem, readKeyFile } from './files.js';
+export { createHttpClient, httpClientFor, type HttpClient, type HttpRequest, type HttpResponse } from './http-client.js';
 export { apiUrl } from './url.js';
 export { basicAuth } from './auth.js';
 export { byteSize, duration } from './duration.js';

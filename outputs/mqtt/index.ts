@@ -5,7 +5,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import { defineOutput } from '../kit/define.js';
 import { duration } from '../kit/duration.js';
 import { DeliveryError, isDeliveryError } from '../kit/errors.js';
-import { pem } from '../kit/http-client.js';
+import { pem } from '../kit/files.js';
 import { brokerOptions, keyTemplate } from '../kit/options.js';
 import { redactUrl } from '../kit/redact.js';
 import type { SendResult } from '../kit/types.js';
@@ -62,9 +62,9 @@ export const mqttOutput = defineOutput({
         keepaliveSeconds: Math.round(config.keepalive / 1000),
         connectTimeout: config.connectTimeout,
         tls: config.tls && {
-          ca: pem(config.tls.ca),
-          cert: pem(config.tls.cert),
-          key: pem(config.tls.key),
+          ca: pem(config.tls.ca, 'tls.ca'),
+          cert: pem(config.tls.cert, 'tls.cert'),
+          key: pem(config.tls.key, 'tls.key'),
           rejectUnauthorized: !config.tls.insecureSkipVerify,
         },
       },

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { credsAuthenticator, headers as natsHeaders, nkeyAuthenticator, type MsgHdrs, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Alert } from '../../src/alert/alert.js';
 import { defineOutput } from '../kit/define.js';
 import { DeliveryError } from '../kit/errors.js';
-import { pem } from '../kit/http-client.js';
+import { pem, readKeyFile } from '../kit/files.js';
 import { brokerOptions, keyTemplate } from '../kit/options.js';
 import { redactUrl } from '../kit/redact.js';
 import type { OutputInstanceConfig, SendResult } from '../kit/types.js';
@@ -70,15 +69,15 @@ function connectionOptions(config: NatsConfig, name: string): NodeConnectionOpti
   }
   if (config.token) opts.token = config.token;
   if (config.nkey) {
-    const seed = NKEY_SEED.test(config.nkey) ? config.nkey : readFileSync(config.nkey, 'utf8').trim();
+    const seed = NKEY_SEED.test(config.nkey) ? config.nkey : readKeyFile(config.nkey, 'nkey').trim();
     opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
-  if (config.credentials) opts.authenticator = credsAuthenticator(readFileSync(config.credentials));
+  if (config.credentials) opts.authenticator = credsAuthenticator(new TextEncoder().encode(readKeyFile(config.credentials, 'credentials')));
   if (config.tls || urls.some((u) => u.protocol === 'tls:')) {
     opts.tls = {
-      ca: pem(config.tls?.ca),
-      cert: pem(config.tls?.cert),
-      key: pem(config.tls?.key),
+      ca: pem(config.tls?.ca, 'tls.ca'),
+      cert: pem(config.tls?.cert, 'tls.cert'),
+      key: pem(config.tls?.key, 'tls.key'),
       rejectUnauthorized: !(config.tls?.insecureSkipVerify ?? false),
     };
   }

@@ -2,7 +2,7 @@ import { connect, type ChannelModel, type ConfirmChannel, type Options, type Rec
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../kit/errors.js';
-import { pem } from '../kit/http-client.js';
+import { pem } from '../kit/files.js';
 import type { TlsOptions } from '../kit/options.js';
 import type { AmqpMessage } from './payload.js';
 
@@ -50,9 +50,9 @@ export function amqpTarget(config: TargetConfig): AmqpTarget {
   if (config.heartbeat !== undefined) connectOptions.heartbeat = config.heartbeat === 0 ? 0 : Math.max(1, Math.round(config.heartbeat / 1000));
   const socket: AmqpTarget['socket'] = { timeout: config.connectTimeout };
   if (protocol === 'amqps' && config.tls) {
-    socket.ca = pem(config.tls.ca);
-    socket.cert = pem(config.tls.cert);
-    socket.key = pem(config.tls.key);
+    socket.ca = pem(config.tls.ca, 'tls.ca');
+    socket.cert = pem(config.tls.cert, 'tls.cert');
+    socket.key = pem(config.tls.key, 'tls.key');
     socket.rejectUnauthorized = !config.tls.insecureSkipVerify;
   }
   const vhost = rawVhost === '' ? '/' : decodeURIComponent(rawVhost);

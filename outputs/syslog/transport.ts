@@ -4,7 +4,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { networkError } from '../kit/classify.js';
 import { DeliveryError } from '../kit/errors.js';
-import { pem } from '../kit/http-client.js';
+import { pem } from '../kit/files.js';
 import type { TlsOptions } from '../kit/options.js';
 
 /**
@@ -150,9 +150,9 @@ export class StreamTransport implements SyslogTransport {
                 // SNI takes names only (RFC 6066 §3).
                 servername: isIP(host) ? undefined : host,
                 // Read on every connection: a rotated CA or client certificate is picked up on reconnect.
-                ca: pem(tls?.ca),
-                cert: pem(tls?.cert),
-                key: pem(tls?.key),
+                ca: pem(tls?.ca, 'tls.ca'),
+                cert: pem(tls?.cert, 'tls.cert'),
+                key: pem(tls?.key, 'tls.key'),
                 rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
                 minVersion: 'TLSv1.2',
               })

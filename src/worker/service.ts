@@ -164,9 +164,21 @@ export async function startWorker(
   const ingestJobCounts = async () => ({ queue: INGEST_QUEUE_LABEL, counts: { ...(await ingestCounts(redis, prefix)), dlq: await deadLetters.count(ROUTER_OUTPUT) } });
   metrics.queueSource.counts = () => Promise.all([ingestJobCounts(), ...[...queues].map(([name, queue]) => jobCounts(queue, name))]);
 
-  function startDelivery(instance: OutputInstance) {
+  /** The output's sender; a failure (a certificate file missing) names the output and its key. */
+  function createOutput(instance: OutputInstance): Output {
     const olog = logger.child({ component: 'delivery', output: instance.name });
-    const output = instance.definition.create(instance.config, { name: instance.name, logger: olog });
+    try {
+      return instance.definition.create(instance.config, { name: instance.name, logger: olog });
+    } catch (err) {
+      const message = (err as Error).message;
+      // The kit's file errors start with their key (`tls.ca: cannot read …`): joined into one path.
+      const path = /^[\w.]+: /.test(message) ? `outputs.${instance.name}.${message}` : `outputs.${instance.name}: ${message}`;
+      throw new Error(path, { cause: err });
+    }
+  }
+
+  function startDelivery(instance: OutputInstance, output: Output = createOutput(instance)) {
+    const olog = logger.child({ component: 'delivery', output: instance.name });
     const queue = queueFor(instance.name);
     const slots = new SendSlots(instance.config.concurrency);
     const chain = {
@@ -253,6 +265,15 @@ export async function startWorker(
 
   async function applyReload(next: FalconetConfig): Promise<ReloadPlan> {
     const plan = planReload(current, next);
+    // Every new sender first: one that cannot start (an unreadable key file) refuses the whole
+    // reload while the running config goes on, instead of leaving that output without a worker.
+    const created = new Map<string, Output>();
+    try {
+      for (const name of [...plan.changed, ...plan.added]) created.set(name, createOutput(next.outputs[name]!));
+    } catch (err) {
+      await Promise.all([...created.values()].map((o) => o.close?.()));
+      throw err;
+    }
     for (const name of [...plan.added, ...plan.changed]) addQueue(name);
     // Routing first: new ingest entries reach added outputs at once (their jobs wait until the worker below starts).
     const old = pipeline;
@@ -274,13 +295,13 @@ export async function startWorker(
       draining.delete(name);
       // Active sends finish first (close waits for them); queued jobs stay for the new worker.
       if (before) await closeDelivery(before);
-      deliveries.set(name, startDelivery(next.outputs[name]!));
+      deliveries.set(name, startDelivery(next.outputs[name]!, created.get(name)));
     }
     for (const name of plan.added) {
       const back = draining.get(name);
       draining.delete(name);
       if (back) await closeDelivery(back);
-      deliveries.set(name, startDelivery(next.outputs[name]!));
+      deliveries.set(name, startDelivery(next.outputs[name]!, created.get(name)));
     }
     for (const name of plan.removed) {
       draining.set(name, deliveries.get(name)!);

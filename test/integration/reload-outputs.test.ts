@@ -39,4 +39,24 @@ describe('worker reload of a changed output', () => {
     expect(headers.slice(changedAt + 1).every((h) => h === 'new')).toBe(true);
     expect(pipeline.worker!.ready()).toMatchObject({ ready: true, body: { outputs: ['hook'], draining: [] } });
   }, 60_000);
+
+  it('a changed output that cannot start (its CA file missing) refuses the reload, naming the key; the running output keeps delivering', async () => {
+    const dest = await rig.capture();
+    const doc = (extra: Record<string, unknown>) => ({
+      outputs: { hook: { type: 'webhook', url: `${dest.url}/h`, ...extra } },
+      routes: [{ outputs: ['hook'] }],
+    });
+    const config = testConfig(doc({}));
+    const pipeline = await rig.pipeline(config);
+    expect((await pipeline.post(alert(1))).status).toBe(200);
+    await waitFor(() => dest.requests.length >= 1, { what: 'the first delivery' });
+
+    const next = buildConfig({ ...doc({ tls: { ca: '/nonexistent/falconet-ca.pem' } }), redis: config.redis, spool: config.spool, listen: config.listen, dedup: config.dedup });
+    await expect(pipeline.worker!.reload(next)).rejects.toThrow('outputs.hook.tls.ca: cannot read /nonexistent/falconet-ca.pem (ENOENT)');
+
+    expect((await pipeline.post(alert(2))).status).toBe(200);
+    await waitFor(() => dest.requests.length >= 2, { what: 'delivery after the refused reload' });
+    expect(dest.requests.map((r) => seqOf(r.body))).toEqual([1, 2]);
+    expect(pipeline.worker!.ready()).toMatchObject({ ready: true, body: { outputs: ['hook'] } });
+  }, 60_000);
 });
