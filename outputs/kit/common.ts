@@ -75,6 +75,9 @@ export const batchConfig = z.strictObject({
 
 const ALERT_FIELD = /^(rule|priority|source|hostname|output|tags|output_fields\..+)$/;
 
+/** An alert field a key is made of; a typo (`hostnme`) would read as null on every alert and fold them all together. */
+export const alertFieldPath = z.string().regex(ALERT_FIELD, 'an alert field: rule, priority, source, hostname, output, tags or output_fields.<key>');
+
 /**
  * Storm control for one output (`outputs.<name>.dedup`): inside `window` the first alert of a key
  * goes out at once, the rest are counted and sent as one digest when the window ends.
@@ -83,7 +86,7 @@ export const stormControlConfig = z.strictObject({
   window: duration.refine((v) => v > 0, 'must be more than 0 (leave dedup out to send every alert)').default(300_000),
   /** Alert fields that make alerts "the same storm", e.g. [rule, output_fields.k8s.ns.name]. */
   key: z
-    .array(z.string().regex(ALERT_FIELD, 'an alert field: rule, priority, source, hostname, output, tags or output_fields.<key>'))
+    .array(alertFieldPath)
     .min(1)
     .default(['rule']),
 });

@@ -22,7 +22,7 @@ export {
   type HttpTransportConfig,
   type TlsOptions,
 } from './options.js';
-export { DEFAULT_SEVERITY, SEVERITIES, priorityMap, priorityName, type Severity } from './common.js';
+export { DEFAULT_SEVERITY, SEVERITIES, alertFieldPath, priorityMap, priorityName, type Severity } from './common.js';
 export { DeliveryError, isDeliveryError, type FailureReason } from './errors.js';
 export { classifyHttpStatus, networkError, parseRetryAfter, type ClassifyOptions } from './classify.js';
 export { redactUrl } from './redact.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { priorityMap } from '../kit/common.js';
+import { alertFieldPath, priorityMap } from '../kit/common.js';
 import { defineOutput } from '../kit/define.js';
 import { httpClientFor } from '../kit/http-client.js';
 import { httpTransportOptions, httpUrl } from '../kit/options.js';
@@ -26,7 +26,7 @@ const options = {
   /** Priority → P1…P5; unlisted priorities keep the default (P1 P1 P2 P3 P4 P5 P5 P5). */
   priorityMap: priorityMap(z.enum(OPSGENIE_PRIORITIES)),
   /** Alert fields hashed into `alias`: repeats with equal values count on one open Opsgenie alert. */
-  dedupKey: z.array(z.string().min(1)).min(1).default([...DEFAULT_ALIAS_FIELDS]),
+  dedupKey: z.array(alertFieldPath).min(1).default([...DEFAULT_ALIAS_FIELDS]),
   /** Teams, users, escalations or schedules notified (else the integration's own routing). */
   responders: z.array(responder).max(50).default([]),
 };

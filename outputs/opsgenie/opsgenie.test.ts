@@ -117,6 +117,14 @@ describe('opsgenie payload', () => {
   });
 });
 
+
+describe('opsgenie dedupKey', () => {
+  it('refuses a field that is not an alert field: a typo would fold every alert into one', () => {
+    expect(() => parseOutputInstance('x', { ...{ type: 'opsgenie', apiKey: 'k' }, dedupKey: ['rule', 'hostnme'] })).toThrow(/outputs\.x\.dedupKey\[1\]: an alert field/);
+    expect(() => parseOutputInstance('x', { ...{ type: 'opsgenie', apiKey: 'k' }, dedupKey: ['rule', 'output_fields.container.id'] })).not.toThrow();
+  });
+});
+
 describe('opsgenie send (a capture server answering like the Alert API)', () => {
   let server: CaptureServer | undefined;
   let output: Output | undefined;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DeliveryError } from '../kit/errors.js';
-import { priorityMap, SEVERITIES } from '../kit/common.js';
+import { alertFieldPath, priorityMap, SEVERITIES } from '../kit/common.js';
 import { defineOutput } from '../kit/define.js';
 import { httpClientFor } from '../kit/http-client.js';
 import { httpTransportOptions, httpUrl } from '../kit/options.js';
@@ -22,7 +22,7 @@ const options = {
   /** Priority → PagerDuty severity; unlisted priorities keep the default (critical/error/warning/info). */
   severityMap,
   /** Alert fields hashed into dedup_key: repeats with equal values fold into one PagerDuty alert. */
-  dedupKey: z.array(z.string().min(1)).min(1).default(DEFAULT_DEDUP_KEY),
+  dedupKey: z.array(alertFieldPath).min(1).default(DEFAULT_DEDUP_KEY),
 };
 
 export const pagerdutyOutput = defineOutput({

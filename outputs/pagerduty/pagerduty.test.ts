@@ -119,6 +119,14 @@ describe('pagerduty payload', () => {
   });
 });
 
+
+describe('pagerduty dedupKey', () => {
+  it('refuses a field that is not an alert field: a typo would fold every alert into one', () => {
+    expect(() => parseOutputInstance('x', { ...{ type: 'pagerduty', routingKey: 'k' }, dedupKey: ['rule', 'hostnme'] })).toThrow(/outputs\.x\.dedupKey\[1\]: an alert field/);
+    expect(() => parseOutputInstance('x', { ...{ type: 'pagerduty', routingKey: 'k' }, dedupKey: ['rule', 'output_fields.container.id'] })).not.toThrow();
+  });
+});
+
 describe('pagerduty send', () => {
   let server: CaptureServer | undefined;
   let output: { close?(): Promise<void> } | undefined;
