@@ -98,6 +98,8 @@ export class AmqpLink {
   private lastError?: Error;
   private lastLogged?: string;
   private closed = false;
+  /** The broker's resource alarm (connection.blocked): publishing now would only pile up in memory. */
+  private blocked?: string;
   private readonly wakers = new Set<() => void>();
 
   constructor(private readonly opts: LinkOptions) {
@@ -155,6 +157,10 @@ export class AmqpLink {
     for (;;) {
       if (signal.aborted) throw this.timeout(`not connected before the timeout`);
       if (this.closed) throw new DeliveryError(`rabbitmq ${this.where}: the output is closed`, { retryable: true, reason: 'network' });
+      if (this.live && this.blocked !== undefined) {
+        // Every retry would buffer another copy in the socket until the alarm clears, then all go out.
+        throw new DeliveryError(`rabbitmq ${this.where}: the broker blocks publishing (resource alarm: ${this.blocked}); retried once it clears`, { retryable: true, reason: 'server_error' });
+      }
       if (this.live) return this.live;
       if (this.lastError) throw this.notConnected(this.lastError);
       await new Promise<void>((resolve) => {
@@ -202,12 +208,20 @@ export class AmqpLink {
     model.on('reconnect-failed', (err: Error) => this.changed(err));
     model.on('reconnect-scheduled', ({ attempt, delay }: { attempt: number; delay: number }) => log.debug({ where: this.where, attempt, delay }, 'rabbitmq reconnect scheduled'));
     model.on('error', (err: Error) => log.debug({ where: this.where, err: err.message }, 'rabbitmq connection error'));
-    model.on('blocked', (reason: string) => log.warn({ where: this.where, reason }, 'rabbitmq broker blocks publishing (resource alarm)'));
-    model.on('unblocked', () => log.info({ where: this.where }, 'rabbitmq broker unblocked publishing'));
+    model.on('blocked', (reason: string) => {
+      this.blocked = reason || 'unspecified';
+      log.warn({ where: this.where, reason }, 'rabbitmq broker blocks publishing (resource alarm); sends fail retryably until it clears');
+    });
+    model.on('unblocked', () => {
+      this.blocked = undefined;
+      log.info({ where: this.where }, 'rabbitmq broker unblocked publishing');
+    });
   }
 
   private changed(err: Error): void {
     this.live = undefined;
+    // A new connection starts unblocked; the broker says so again if the alarm still holds.
+    this.blocked = undefined;
     this.lastError = err;
     if (!this.closed && err.message !== this.lastLogged) {
       // Once per distinct reason, not once per reconnect attempt.

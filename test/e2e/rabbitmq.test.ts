@@ -211,6 +211,33 @@ describe('rabbitmq output against rabbitmq-server', () => {
     expect(err.message).toContain(`vhost ${VHOST}`);
   });
 
+  it('while the broker blocks publishing (a memory alarm) sends fail at once and retryably, so retries pile nothing up; after it every alert arrives', async () => {
+    const exchange = unique('falco');
+    const queue = await boundQueue(exchange);
+    const output = create({ exchange });
+    const alerts = streamAlerts(5, unique('alarm'));
+    expect(await send(output, [alerts[0]!])).toBeUndefined();
+    await rabbit.rabbitmqctl('set_vm_memory_high_watermark', 'absolute', '1');
+    try {
+      // The broker says connection.blocked once a publish meets the alarm; sends until then stay unconfirmed.
+      await waitFor(async () => /resource alarm/.test((await failure(send(output, [alerts[1]!], 500))).message), { what: 'the broker to block publishing' });
+      // What the queue's retries would do for a while: none may reach the socket.
+      for (let round = 0; round < 10; round++) {
+        for (const alert of alerts.slice(1)) {
+          const err = await failure(send(output, [alert], 500));
+          expect(err.retryable && /resource alarm/.test(err.message), err.message).toBe(true);
+        }
+      }
+    } finally {
+      await rabbit.rabbitmqctl('set_vm_memory_high_watermark', '0.4');
+    }
+    await waitFor(() => send(output, alerts.slice(1)).then(() => true, () => false), { timeoutMs: 30_000, what: 'sends to succeed after the alarm' });
+    const ids = (await takeAll(queue)).map((m) => String(m.properties.messageId));
+    expect(new Set(ids)).toEqual(new Set(alerts.map((a) => a.id)));
+    // Only the sends made before the broker's notice can arrive twice, never the 40 retries after it.
+    expect(ids.length).toBeLessThanOrEqual(alerts.length + 3);
+  });
+
   it('amqps: a private CA and a client certificate; without either the connection is refused, retryably', async () => {
     const exchange = unique('falco');
     const queue = await boundQueue(exchange);
