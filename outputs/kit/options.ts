@@ -128,7 +128,10 @@ export function mentionPrefix(config: { mentions?: readonly string[] }): string 
 /**
  * A broker or daemon connection. `url` carries the scheme the output accepts (nats://, mqtts://,
  * amqps://, tcp://…); credentials may also come in the URL, but the separate keys keep them out of
- * logs more reliably.
+ * logs more reliably. One rule for every broker output: a refused login on the persistent link
+ * is retryable (`auth_error`): the link keeps reconnecting and a rotated credential fixes it, so
+ * alerts wait in the queue rather than dead-letter during a rotation; a refusal of one message
+ * (a topic the ACL denies) is permanent.
  */
 export function brokerOptions(protocols: RegExp) {
   return {

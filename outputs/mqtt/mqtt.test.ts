@@ -117,11 +117,11 @@ describe('mqtt config', () => {
 
 describe('mqtt failure classification', () => {
   it.each([
-    [4, false, 'auth_error'],
-    [5, false, 'auth_error'],
-    [134, false, 'auth_error'],
-    [135, false, 'auth_error'],
-    [138, false, 'auth_error'],
+    [4, true, 'auth_error'],
+    [5, true, 'auth_error'],
+    [134, true, 'auth_error'],
+    [135, true, 'auth_error'],
+    [138, true, 'auth_error'],
     [2, false, 'client_error'],
     [133, false, 'client_error'],
     [3, true, 'server_error'],

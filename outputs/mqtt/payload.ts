@@ -81,14 +81,14 @@ export function reasonCodeOf(err: unknown): number | undefined {
 
 /**
  * A refused connection (CONNACK with a reason code). Bad credentials or a missing authorisation
- * are `auth_error` and not retryable, like an HTTP 401/403 (the alerts dead-letter and can be
- * replayed once the credentials are fixed; the connection keeps retrying in the background, so
- * the output recovers without a restart). A refused client id or protocol version is a config
- * error; a busy or unavailable broker is retried.
+ * are `auth_error` and retried, by the kit's rule for persistent links (outputs/kit/options.ts
+ * brokerOptions): the connection keeps retrying in the background and a rotated credential fixes
+ * it, so the alerts wait in the queue (dead letters only once retry.maxDuration is spent). A
+ * refused client id or protocol version is a config error; a busy or unavailable broker is retried.
  */
 export function connackError(code: number, target: string): DeliveryError {
   const text = `${target}: broker refused the connection (reason code ${code})`;
-  if (AUTH_CODES.has(code)) return new DeliveryError(`${text}: bad credentials or not authorised`, { retryable: false, reason: 'auth_error' });
+  if (AUTH_CODES.has(code)) return new DeliveryError(`${text}: bad credentials or not authorised`, { retryable: true, reason: 'auth_error' });
   if (CONFIG_CODES.has(code)) return new DeliveryError(`${text}: client id or protocol version refused`, { retryable: false, reason: 'client_error' });
   if (RATE_CODES.has(code)) return new DeliveryError(`${text}: rate or quota exceeded`, { retryable: true, reason: 'rate_limited' });
   return new DeliveryError(text, { retryable: true, reason: 'server_error' });

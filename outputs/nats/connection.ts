@@ -97,7 +97,8 @@ export class NatsLink {
 
   private downError(): DeliveryError {
     const why = this.lastError === undefined ? undefined : this.opts.classify(this.lastError);
-    if (why && !why.retryable) return why;
+    // A permanent reason, or a refused login (retryable, but the reason to act on), is said as is.
+    if (why && (!why.retryable || why.reason === 'auth_error')) return why;
     const detail = why ? why.message.replace(`${this.opts.target}: `, '') : 'disconnected';
     return new DeliveryError(`${this.opts.target}: not connected (${detail}); reconnecting`, { retryable: true, reason: 'network' });
   }

@@ -47,8 +47,10 @@ export function natsError(err: unknown, target: string, subject?: string): Deliv
     if (status >= 500 || status === 408 || status === 429) return new DeliveryError(message, { retryable: true, reason: 'server_error', status });
     return new DeliveryError(message, { retryable: false, reason: 'client_error', status });
   }
+  // The kit's rule for persistent links (outputs/kit/options.ts brokerOptions): a refused login
+  // is retried, since the link keeps reconnecting and a rotated credential fixes it.
   if (named('AuthorizationError') || named('UserAuthenticationExpiredError')) {
-    return new DeliveryError(`${target}: authorization failed (${text}); check the credentials`, { retryable: false, reason: 'auth_error' });
+    return new DeliveryError(`${target}: authorization failed (${text}); check the credentials`, { retryable: true, reason: 'auth_error' });
   }
   if (named('PermissionViolationError')) {
     return new DeliveryError(`${target}: ${text}`, { retryable: false, reason: 'auth_error' });

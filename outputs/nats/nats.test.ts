@@ -230,7 +230,7 @@ describe('nats credentials and TLS', () => {
     await Promise.all(started.map((s) => s.destroy()));
   });
 
-  it('user/password: delivered with the right ones; a wrong password fails for good and never shows up', async () => {
+  it('user/password: delivered with the right ones; a wrong password fails retryably (auth_error) and never shows up', async () => {
     const s = await serve(['--user', 'falconet', '--pass', 'pw-0123456789']);
     const probe = await NatsProbe.connect(s.url, { user: 'falconet', pass: 'pw-0123456789' });
     try {
@@ -238,7 +238,7 @@ describe('nats credentials and TLS', () => {
       await output({ url: s.url, username: 'falconet', password: 'pw-0123456789' }).send([alerts.syscall], { signal: signal() });
       expect(await probe.count('AUTH')).toBe(1);
       const err = await failure(output({ url: s.url, username: 'falconet', password: 'wrong-9876543210' }).send([alerts.syscall], { signal: signal() }));
-      expect(err).toMatchObject({ retryable: false, reason: 'auth_error' });
+      expect(err).toMatchObject({ retryable: true, reason: 'auth_error' });
       expect(err.message).toMatch(/authorization failed/i);
       expect([err.message, err.stack, ...logLines].join('\n')).not.toContain('wrong-9876543210');
     } finally {
@@ -274,7 +274,7 @@ describe('nats credentials and TLS', () => {
       await output({ url: s.url, nkey: join(dir, 'user.nk') }).send([alerts.k8s_audit], { signal: signal() });
       expect(await probe.count('NKEY')).toBe(2);
       const err = await failure(output({ url: s.url, nkey: new TextDecoder().decode(nkeys.createUser().getSeed()) }).send([alerts.syscall], { signal: signal() }));
-      expect(err).toMatchObject({ retryable: false, reason: 'auth_error' });
+      expect(err).toMatchObject({ retryable: true, reason: 'auth_error' });
       expect([err.message, err.stack, ...logLines].join('\n')).not.toContain(seed);
     } finally {
       await probe.close();

@@ -207,7 +207,7 @@ describe('mqtt output against mosquitto', () => {
     expect(reconnected?.sessionPresent).toBe(true);
   });
 
-  it('fails a send for good (auth_error) on a bad password, under MQTT 5 and 3.1.1, and delivers with the right one', async () => {
+  it('fails a send retryably (auth_error) on a bad password, under MQTT 5 and 3.1.1, and delivers with the right one', async () => {
     const b = await broker({ users: { falconet: 'right-password' } });
     const s = await sub(b, 'falco/#', { username: 'falconet', password: 'right-password' });
     for (const protocolVersion of [5, 4]) {
@@ -217,7 +217,7 @@ describe('mqtt output against mosquitto', () => {
         (err: unknown) => err as DeliveryError,
       );
       expect(isDeliveryError(error), String(error)).toBe(true);
-      expect(error!.retryable).toBe(false);
+      expect(error!.retryable).toBe(true);
       expect(error!.reason).toBe('auth_error');
       expect(error!.message).not.toContain('wrong-password');
     }
