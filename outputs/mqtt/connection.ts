@@ -1,7 +1,16 @@
-import { connect, UniqueMessageIdProvider, type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
+import { createRequire } from 'node:module';
+import type * as Mqtt from 'mqtt';
+import type { IClientOptions, IConnackPacket, IDisconnectPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../kit/errors.js';
 import { connackError, publishError, reasonCodeOf, type MqttMessage } from './payload.js';
+
+/**
+ * The client library, loaded with the first connection: the collector validates mqtt configs but
+ * never connects, and mqtt.js is about 20 MB of a process's memory.
+ */
+let mqttLibrary: typeof Mqtt | undefined;
+const mqtt = (): typeof Mqtt => (mqttLibrary ??= createRequire(import.meta.url)('mqtt') as typeof Mqtt);
 
 /** Reconnect backoff: 0.5 s doubling to 30 s, each pause jittered between half and all of it. */
 const BACKOFF_MIN_MS = 500;
@@ -101,11 +110,11 @@ export class MqttConnection {
       queueQoSZero: false,
       resubscribe: false,
       // Tracks the ids in use, so an id still held by a QoS 2 exchange is never handed out twice.
-      messageIdProvider: new UniqueMessageIdProvider(),
+      messageIdProvider: new (mqtt().UniqueMessageIdProvider)(),
       properties: opts.protocolVersion === 5 ? { sessionExpiryInterval: SESSION_EXPIRY_SECONDS } : undefined,
       ...(tls && { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized }),
     };
-    this.client = connect(options);
+    this.client = mqtt().connect(options);
     this.client.on('connect', (connack) => this.onConnect(connack));
     this.client.on('reconnect', () => this.onReconnect());
     this.client.on('error', (err) => this.onError(err));
