@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Alert } from '../../src/alert/alert.js';
-import type { JsonObject } from '../../src/alert/json.js';
-import { fieldName, fieldValue, hostileString, PRIORITIES } from '../../test/fuzz/arbitraries.js';
+import { hostileAlert } from '../../test/fuzz/arbitraries.js';
 import { OctetCountingDecoder, parseSyslogMessage } from '../../test/helpers/syslog-listener.js';
 import { escapeControls, formatRecord, octetCounted, type RecordOptions } from './payload.js';
 
@@ -11,26 +9,6 @@ import { escapeControls, formatRecord, octetCounted, type RecordOptions } from '
  * strings, odd times), every record is RFC 5424 for the strict parser, within the size limit,
  * its SD values read back as a prefix of what was sent, and octet-counted frames split back exactly.
  */
-const hostileAlert: fc.Arbitrary<Alert> = fc
-  .record(
-    {
-      id: fc.string({ minLength: 1, maxLength: 32 }),
-      rule: hostileString,
-      priority: fc.constantFrom(...PRIORITIES),
-      time: fc.oneof(
-        fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((d) => d.toISOString()),
-        fc.constantFrom('2025-06-12T08:00:00.123456789Z', '2025-12-31T23:59:59.9999999999-00:30', '2025', 'Thu, 01 Jan 1970 00:00:00 GMT'),
-      ),
-      source: hostileString,
-      hostname: hostileString,
-      output: hostileString,
-      tags: fc.array(hostileString, { maxLength: 3 }),
-      output_fields: fc.dictionary(fieldName, fieldValue, { maxKeys: 10 }).map((f) => f as JsonObject),
-    },
-    { requiredKeys: ['id', 'rule', 'priority', 'time', 'source', 'tags', 'output_fields'] },
-  )
-  .map((a) => a as Alert);
-
 const OPTS: RecordOptions = { facility: 'local0', appName: 'falco', sdId: 'falco@32473', format: 'output', bom: true };
 
 describe('fuzz: syslog records under 1,000 hostile alerts', () => {

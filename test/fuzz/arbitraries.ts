@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import type { Alert } from '../../src/alert/alert.js';
+import type { JsonObject } from '../../src/alert/json.js';
 
 /** Field names Falco uses, names that have bitten JS code (prototype members), and random ones. */
 export const fieldName = fc.oneof(
@@ -41,3 +43,23 @@ export const fieldValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 export const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const;
+
+/** What the router hands an output: normalise's shape, with anything inside it. */
+export const hostileAlert: fc.Arbitrary<Alert> = fc
+  .record(
+    {
+      id: fc.string({ minLength: 1, maxLength: 32 }),
+      rule: hostileString,
+      priority: fc.constantFrom(...PRIORITIES),
+      // The collector accepts RFC 3339 times of years 1-9999 (what Date.parse reads in 4 digits).
+      time: fc.oneof(fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((d) => d.toISOString()), fc.constantFrom('2025-06-12T08:00:00.123456789Z', '2025-12-31T23:59:59.9999999999-00:30', '2025', 'Thu, 01 Jan 1970 00:00:00 GMT')),
+      source: hostileString,
+      hostname: hostileString,
+      output: hostileString,
+      message: hostileString,
+      tags: fc.array(hostileString, { maxLength: 5 }),
+      output_fields: fc.dictionary(fieldName, fieldValue, { maxKeys: 15 }).map((f) => f as JsonObject),
+    },
+    { requiredKeys: ['id', 'rule', 'priority', 'time', 'source', 'tags', 'output_fields'] },
+  )
+  .map((a) => a as Alert);

@@ -2,13 +2,11 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTPUT_DEFINITIONS } from '../../outputs/index.js';
-import type { Alert } from '../../src/alert/alert.js';
-import type { JsonObject } from '../../src/alert/json.js';
 import { parseOutputInstance } from '../../src/config/load.js';
 import { isDeliveryError } from '../../outputs/kit/errors.js';
 import { CaptureServer, type CapturedRequest } from '../helpers/capture-server.js';
 import { jsonDocuments } from '../helpers/json-sequence.js';
-import { fieldName, fieldValue, hostileString, PRIORITIES } from './arbitraries.js';
+import { hostileAlert } from './arbitraries.js';
 
 /**
  * Property: every registered output builds a well-formed request from any alert the router can
@@ -18,26 +16,6 @@ import { fieldName, fieldValue, hostileString, PRIORITIES } from './arbitraries.
  */
 const SEED = 4242;
 const ALERTS = 1_000;
-
-/** What the router hands an output: normalise's shape, with anything inside it. */
-const hostileAlert: fc.Arbitrary<Alert> = fc
-  .record(
-    {
-      id: fc.string({ minLength: 1, maxLength: 32 }),
-      rule: hostileString,
-      priority: fc.constantFrom(...PRIORITIES),
-      // The collector accepts RFC 3339 times of years 1-9999 (what Date.parse reads in 4 digits).
-      time: fc.oneof(fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z') }).map((d) => d.toISOString()), fc.constantFrom('2025-06-12T08:00:00.123456789Z', '2025', 'Thu, 01 Jan 1970 00:00:00 GMT')),
-      source: hostileString,
-      hostname: hostileString,
-      output: hostileString,
-      message: hostileString,
-      tags: fc.array(hostileString, { maxLength: 5 }),
-      output_fields: fc.dictionary(fieldName, fieldValue, { maxKeys: 15 }).map((f) => f as JsonObject),
-    },
-    { requiredKeys: ['id', 'rule', 'priority', 'time', 'source', 'tags', 'output_fields'] },
-  )
-  .map((a) => a as Alert);
 
 function checkBody(req: CapturedRequest): void {
   const type = String(req.headers['content-type'] ?? '');
