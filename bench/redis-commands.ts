@@ -8,13 +8,13 @@
 //   BENCH_ROOT=/path/to/other/checkout: the same measurement of another build (side by side)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { FIXTURES } from './common.js';
 import { ROOT, cpuSecondsOf, freePort } from './processes.js';
+import { startCountingSink } from './counting-sink.js';
 
 const { values } = parseArgs({ options: { alerts: { type: 'string', default: '2000' }, rate: { type: 'string', default: '200' } } });
 const N = Number(values.alerts);
@@ -29,16 +29,8 @@ const redis = new Redis(redisPort, '127.0.0.1', { maxRetriesPerRequest: null, re
 redis.on('error', () => undefined); // refused until redis-server listens
 await redis.ping();
 
-let received = 0;
-const sink = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    received++;
-    res.end();
-  });
-});
-await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
+const sink = await startCountingSink();
+const sinkUrl = `${sink.url}/hook`;
 const port = await freePort();
 const config = join(dir, 'falconet.yaml');
 writeFileSync(config, `listen: { host: 127.0.0.1, port: ${port} }\nredis: { url: "redis://127.0.0.1:${redisPort}", prefix: rc, embedded: false }\nspool: { dir: "${dir}/spool" }\ndedup: { window: 0 }\nworker: { metricsPort: 0 }\nlog: { level: warn }\noutputs:\n  hook: { type: webhook, url: "${sinkUrl}" }\nroutes:\n  - outputs: [hook]\n`);
@@ -62,7 +54,7 @@ await until(async () => ((await redis.call('CLIENT', 'LIST')) as string).split('
 const post = (i: number) =>
   fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: lines[i % lines.length]!.replace('"rule":"', `"rule":"#${i} `), headers: { 'content-type': 'application/json', 'user-agent': 'falcosecurity/falco' } });
 await post(N);
-await until(() => received === 1, 'warm-up delivered');
+await until(() => sink.received() === 1, 'warm-up delivered');
 await redis.config('RESETSTAT');
 const cpu = () => [collector, worker, redisServer].map((c) => cpuSecondsOf(c.pid) ?? 0);
 const cpu0 = cpu();
@@ -77,7 +69,7 @@ await Promise.all(Array.from({ length: senders }, async (_, s) => {
     if ((await post(i)).status !== 200) throw new Error('POST refused');
   }
 }));
-await until(() => received === N + 1, 'all delivered', 60_000);
+await until(() => sink.received() === N + 1, 'all delivered', 60_000);
 const [collectorCpu, workerCpu, redisCpu] = cpu().map((v, i) => +(((v - cpu0[i]!) * 1000) / N).toFixed(3));
 const stats = (await redis.info('commandstats')).split('\n').filter((l) => l.startsWith('cmdstat_'));
 const rows = stats.map((l) => {

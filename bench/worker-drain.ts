@@ -5,7 +5,6 @@
 //   BENCH_DIRECT=0: every alert through its delivery queue (router.directDelivery: false)
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { Redis } from 'ioredis';
 import { alertId } from '../src/collector/decode.js';
 import { FIXTURES } from './common.js';
 import { ROOT, deletePrefix } from './processes.js';
+import { startCountingSink } from './counting-sink.js';
 
 const { values } = parseArgs({ options: { alerts: { type: 'string', default: '5000' }, batch: { type: 'string', default: '1' }, outputs: { type: 'string', default: '1' } } });
 const N = Number(values.alerts);
@@ -23,16 +23,8 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `drain-${process.pid}`;
 
 const lines = readFileSync(FIXTURES, 'utf8').split('\n').filter(Boolean);
-let received = 0;
-const sink = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    received++;
-    res.end();
-  });
-});
-await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
-const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+const sink = await startCountingSink();
+const sinkUrl = `${sink.url}`;
 
 const dir = mkdtempSync(join(tmpdir(), 'falconet-drain-'));
 const config = join(dir, 'falconet.yaml');
@@ -61,14 +53,14 @@ const cpu = () => {
   const f = readFileSync(`/proc/${worker.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, clock ticks of 10 ms
 };
-while (received === 0) await new Promise((r) => setTimeout(r, 5));
+while (sink.received() === 0) await new Promise((r) => setTimeout(r, 5));
 const t0 = performance.now();
 const c0 = cpu();
 const deadline = Date.now() + 120_000;
-while (received < N * outputs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+while (sink.received() < N * outputs && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 const seconds = (performance.now() - t0) / 1000;
 const cpuMs = cpu() - c0;
-console.log(JSON.stringify({ alerts: N, perJob, outputs, delivered: received, seconds: +seconds.toFixed(2), alertsPerSec: Math.round(received / outputs / seconds), workerCpuUsPerAlert: Math.round((cpuMs * 1000) / received) }));
+console.log(JSON.stringify({ alerts: N, perJob, outputs, delivered: sink.received(), seconds: +seconds.toFixed(2), alertsPerSec: Math.round(sink.received() / outputs / seconds), workerCpuUsPerAlert: Math.round((cpuMs * 1000) / sink.received()) }));
 worker.kill('SIGTERM');
 await new Promise((r) => worker.once('exit', r));
 await deletePrefix(redis, prefix);
