@@ -56,39 +56,36 @@ export type HttpTransportConfig = {
 /** Marks template options, so the conformance suite finds every one and tries a typo in it. */
 const TEMPLATE_META = 'falconetTemplate';
 
-/** A mustache template checked at config load (syntax and names), so a typo fails `falconet check`. */
-export function mustacheTemplate(vocabulary: TemplateVocabulary = CHAT_TEMPLATE_VOCABULARY) {
+type TemplateKind = 'mustache' | 'key';
+
+/** A template string checked at config load by `check` (which throws the problem), tagged with its kind. */
+function checkedTemplate(kind: TemplateKind, check: (value: string) => void, prefix = '') {
   return z
     .string()
     .min(1)
     .superRefine((value, ctx) => {
       try {
-        checkTemplate(value, vocabulary);
+        check(value);
       } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `not a valid template: ${(err as Error).message}` });
+        ctx.addIssue({ code: 'custom', message: `${prefix}${(err as Error).message}` });
       }
     })
-    .meta({ [TEMPLATE_META]: 'mustache' });
+    .meta({ [TEMPLATE_META]: kind });
+}
+
+/** A mustache template checked at config load (syntax and names), so a typo fails `falconet check`. */
+export function mustacheTemplate(vocabulary: TemplateVocabulary = CHAT_TEMPLATE_VOCABULARY) {
+  return checkedTemplate('mustache', (value) => checkTemplate(value, vocabulary), 'not a valid template: ');
 }
 
 /** A subject / topic / routing-key template (`falco.{priority}.{rule}`), checked at load. */
 export function keyTemplate(syntax: KeyTemplateSyntax) {
-  return z
-    .string()
-    .min(1)
-    .superRefine((value, ctx) => {
-      try {
-        checkKeyTemplate(value, syntax);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      }
-    })
-    .meta({ [TEMPLATE_META]: 'key' });
+  return checkedTemplate('key', (value) => checkKeyTemplate(value, syntax));
 }
 
 /** The option keys of a shape that hold templates (through optional and default), with their kind. */
-export function templateKeys(shape: z.ZodRawShape): Array<{ key: string; kind: 'mustache' | 'key' }> {
-  const out: Array<{ key: string; kind: 'mustache' | 'key' }> = [];
+export function templateKeys(shape: z.ZodRawShape): Array<{ key: string; kind: TemplateKind }> {
+  const out: Array<{ key: string; kind: TemplateKind }> = [];
   for (const [key, schema] of Object.entries(shape)) {
     let s: z.ZodType | undefined = schema as z.ZodType;
     while (s) {
