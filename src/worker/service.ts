@@ -79,11 +79,6 @@ export async function startWorker(
   setMaxListeners(0, shutdown.signal);
 
   const queues = new Map<string, Queue<DeliveryJobData>>();
-  for (const name of Object.keys(config.outputs)) {
-    const queue = new Queue<DeliveryJobData>(deliveryQueueName(name), { connection: redis, prefix });
-    queue.on('error', onRedisError);
-    queues.set(name, queue);
-  }
   const queueFor = (name: string) => queues.get(name)!;
   const addQueue = (name: string) => {
     if (queues.has(name)) return;
@@ -91,6 +86,7 @@ export async function startWorker(
     queue.on('error', onRedisError);
     queues.set(name, queue);
   };
+  for (const name of Object.keys(config.outputs)) addQueue(name);
 
   const throttle = new RouterThrottle(async () => {
     const counts = await Promise.all([...queues.values()].map((q) => q.getWaitingCount()));
