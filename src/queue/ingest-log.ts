@@ -4,7 +4,7 @@ import type { RedisClient } from './connection.js';
  * The ingest log: a Redis Stream the collector appends one entry to per group commit and the
  * routers read through one consumer group. It replaced a BullMQ ingest queue (issue #10): a job
  * cycle cost several Lua scripts and a (de)serialisation per job; an entry costs one XADD, a share
- * of one XREADGROUP and of one MULTI { XACK, XDEL }. Retries, delays and failed sets, which only
+ * of one XREADGROUP and of one acknowledgement script (XACK + XDEL). Retries, delays and failed sets, which only
  * the delivery queues need, stay with BullMQ there.
  *
  * Every key carries `prefix`, hash tag included, so on a Cluster the stream, its error notes and
