@@ -10,6 +10,13 @@ import type { SendSlots } from './slots.js';
 /** `queue.rateLimit(ms)` (a Retry-After pause) sets the limiter counter to this; no real count gets near it. */
 const PAUSED_AT = 1_000_000_000;
 
+/**
+ * How stale the pause state read from Redis may be. Reading it per ingest entry was one round
+ * trip per alert at 500/s (issue #10); a pause another worker set is seen within this, and this
+ * process's own Retry-After answers pause it at once.
+ */
+export const PAUSE_STATE_MAX_AGE_MS = 100;
+
 /** One alert the router hands to its output: the delivery job id it would have, its JSON and object. */
 export interface DirectItem {
   jobId: string;
@@ -45,6 +52,9 @@ export interface DirectResult {
  */
 export class DirectSender {
   private readonly limiterKey: string;
+  private pausedUntil = 0;
+  private pauseReadAt = -Infinity;
+  private pauseRead?: Promise<void>;
 
   constructor(
     private readonly instance: OutputInstance,
@@ -72,7 +82,7 @@ export class DirectSender {
     if (granted > 0) {
       let paused = true;
       try {
-        paused = Number(await this.deps.redis.get(this.limiterKey)) >= PAUSED_AT;
+        paused = await this.paused();
       } finally {
         // Not sending (paused, or Redis did not answer: the entry's run fails and runs again).
         if (paused) for (; granted > 0; granted--) this.deps.slots.release();
@@ -93,6 +103,28 @@ export class DirectSender {
     return { attempted, queued };
   }
 
+  /** Whether the output's queue is paused (a Retry-After, by any worker), read at most every PAUSE_STATE_MAX_AGE_MS. */
+  private async paused(): Promise<boolean> {
+    const now = performance.now();
+    if (now - this.pauseReadAt >= PAUSE_STATE_MAX_AGE_MS) {
+      this.pauseRead ??= this.readPause(now).finally(() => (this.pauseRead = undefined));
+      await this.pauseRead;
+    }
+    return performance.now() < this.pausedUntil;
+  }
+
+  private async readPause(now: number): Promise<void> {
+    const [[, value], [, ttl]] = (await this.deps.redis.multi().get(this.limiterKey).pttl(this.limiterKey).exec()) as [[unknown, string | null], [unknown, number]];
+    this.pauseReadAt = now;
+    this.pausedUntil = Number(value) >= PAUSED_AT ? now + Math.max(1, ttl) : 0;
+  }
+
+  /** A Retry-After answered here: no first attempt of this process goes out until it is over. */
+  private async pauseFor(ms: number): Promise<void> {
+    this.pausedUntil = Math.max(this.pausedUntil, performance.now() + ms);
+    await this.deps.pause(ms);
+  }
+
   private async sendOne(item: DirectItem): Promise<void> {
     let outcome;
     try {
@@ -105,7 +137,7 @@ export class DirectSender {
     const data: DeliveryJobData = { alerts: retry.texts, firstAttemptAt: outcome.firstAttemptAt, sends: outcome.sends };
     if (retry.pauseMs !== undefined) {
       // A pause is not an attempt (as in the queue's processor): the job keeps all of them.
-      await this.deps.pause(retry.pauseMs);
+      await this.pauseFor(retry.pauseMs);
       await this.deps.queue.add(this.instance.name, data, this.job(item, data).opts);
       return;
     }

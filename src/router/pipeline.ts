@@ -14,7 +14,7 @@ import { createNormaliseStage } from './stages/normalise.js';
 import { createPriorityFloorStage } from './stages/priority-floor.js';
 import { createRouteStage } from './stages/route.js';
 import { AlertStore } from '../ui/store.js';
-import { StatusWriter, storeRouted } from '../ui/record.js';
+import { RoutedWriter, StatusWriter } from '../ui/record.js';
 
 /**
  * The router: one ingest batch through explicit stages, in this order:
@@ -35,7 +35,8 @@ export function createRouterPipeline(
   const { routed, suppressed } = deps.metrics;
   // The web UI's event store (src/ui): one script call per ingest batch, before fan-out.
   const ui = config.ui.enabled ? new AlertStore(deps.redis, config.redis.prefix, config.ui.retention) : undefined;
-  const uiFolded = ui && new StatusWriter(ui);
+  const uiRouted = ui && new RoutedWriter(ui);
+  const uiFolded = ui && new StatusWriter(ui, undefined, undefined, () => uiRouted!.flush());
   const fanout = new Fanout(config.outputs, deps.queueFor, Math.max(1, config.router.concurrency - 1), {
     redis: deps.redis,
     prefix: config.redis.prefix,
@@ -58,10 +59,14 @@ export function createRouterPipeline(
       const { byOutput, unrouted } = route(unique);
       routed.inc({ outcome: 'unrouted' }, unrouted);
       routed.inc({ outcome: 'routed' }, unique.length - unrouted);
-      if (ui) await storeRouted(ui, alerts, byOutput);
+      // Delivery does not wait for the UI's record; the entry's acknowledgement waits for both.
+      const stored = uiRouted?.add(alerts, byOutput);
       await fanout.dispatch(byOutput, dispatchContext(job, unique));
+      await stored;
     },
-    flush: () => fanout.flushAll(),
+    flush: () => Promise.all([fanout.flushAll(), uiRouted?.flush()]).then(() => undefined),
+    /** Writes the UI records gathered so far (the delivery status writer runs it first). */
+    flushUi: () => uiRouted?.flush() ?? Promise.resolve(),
     /** The ingest entry was acknowledged (it will not run again): drops its fan-out ledger. */
     completed: (jobId: string): void => fanout.completed(jobId),
   };

@@ -4,11 +4,7 @@ import type { AlertStore, DeliveryStatus, StatusChange, StoreInput } from './sto
 
 let warned = false;
 
-/**
- * The router's write to the UI store: every normalised alert of the batch, with the outputs it was
- * routed to. A failing UI write must not hold up delivery: it is reported once and skipped.
- */
-export async function storeRouted(store: AlertStore, alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): Promise<void> {
+function routedItems(alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): StoreInput[] {
   const outputsOf = new Map<Alert, string[]>();
   for (const [output, routed] of byOutput) {
     for (const alert of routed) {
@@ -17,12 +13,58 @@ export async function storeRouted(store: AlertStore, alerts: readonly Alert[], b
       else outputsOf.set(alert, [output]);
     }
   }
-  const items: StoreInput[] = alerts.map((alert) => ({ alert, outputs: outputsOf.get(alert) ?? [] }));
-  try {
-    await store.add(items);
-  } catch (err) {
-    if (!warned) process.emitWarning(`falconet: the UI store could not be written (alerts are delivered regardless): ${(err as Error).message}`);
-    warned = true;
+  return alerts.map((alert) => ({ alert, outputs: outputsOf.get(alert) ?? [] }));
+}
+
+/**
+ * The router's writes to the UI store: every normalised alert of an ingest entry, with the
+ * outputs it was routed to, gathered for `windowMs` (or `maxItems`) into one script call. Per
+ * entry it was one call per alert at 500 alerts/s, and the script's per-call work (expiries,
+ * counters, eviction checks) ran as often (issue #10). The router does not wait for it before
+ * delivering; the entry's acknowledgement does, so a crash loses no record.
+ * A failing UI write must not hold up delivery: it is reported once and skipped.
+ */
+export class RoutedWriter {
+  private items: StoreInput[] = [];
+  private waiting: Array<() => void> = [];
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly windowMs = 10,
+    private readonly maxItems = 500,
+  ) {}
+
+  /** Resolves once these alerts are written (or the write failed and was reported); never rejects. */
+  add(alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): Promise<void> {
+    if (alerts.length === 0) return Promise.resolve();
+    this.items.push(...routedItems(alerts, byOutput));
+    const written = new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.items.length >= this.maxItems) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
+    return written;
+  }
+
+  /** Writes what is gathered now; resolves once every write so far has landed. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const items = this.items;
+    const waiting = this.waiting;
+    this.items = [];
+    this.waiting = [];
+    if (items.length === 0) return this.flushing;
+    this.flushing = this.flushing.then(async () => {
+      try {
+        await this.store.add(items);
+      } catch (err) {
+        if (!warned) process.emitWarning(`falconet: the UI store could not be written (alerts are delivered regardless): ${(err as Error).message}`);
+        warned = true;
+      }
+      for (const resolve of waiting) resolve();
+    });
+    return this.flushing;
   }
 }
 
@@ -70,6 +112,8 @@ export class StatusWriter {
     private readonly store: AlertStore,
     private readonly intervalMs = 100,
     private readonly maxPending = 1000,
+    /** Runs before each write: the RoutedWriter's flush, so a status never arrives before its alert is stored (it would be ignored). */
+    private readonly before: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** The delivery hook: never throws, never awaits Redis. */
@@ -95,7 +139,7 @@ export class StatusWriter {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.store.setStatuses(batch).then(() => undefined, () => undefined));
+    this.flushing = this.flushing.then(() => this.before().then(() => this.store.setStatuses(batch)).then(() => undefined, () => undefined));
     return this.flushing;
   }
 }

@@ -19,6 +19,13 @@ export const PER_ALERT = 160;
 export const PER_INDEX_ENTRY = 145;
 export const PER_DELIVERY = 120;
 
+/**
+ * An index key's expiry (maxAge + 60 s, a backstop: eviction empties it first) is renewed at most
+ * this often per process: renewing every touched key on every write was a third of the store's
+ * Redis commands when alerts arrive one at a time (issue #10).
+ */
+export const INDEX_EXPIRY_RENEW_MS = 30_000;
+
 const SPLIT = `
 local function split(s, sep)
   local out = {}
@@ -71,7 +78,8 @@ end
 `;
 
 /**
- * ARGV: K, maxAlerts, maxBytes, maxAgeMicros, counterTtlSeconds, then 7 per alert:
+ * ARGV: K, maxAlerts, maxBytes, maxAgeMicros, counterTtlSeconds, the index keys whose expiry to
+ * renew (\x1f-joined; the caller renews each at most every INDEX_EXPIRY_RENEW_MS), then 7 per alert:
  * id, index keys, outputs, alert JSON, summary JSON (for /api/events), counter fields, tenant.
  * Returns {stored, evicted}.
  */
@@ -83,9 +91,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local last = tonumber(redis.call('GET', K .. ':last') or '0')
 local minute = math.floor(tonumber(t[1]) / 60)
 local stored, summaries = 0, {}
--- Expiries and counters once per distinct key and field in the batch, not once per alert.
-local touched, counts = {}, {}
-for i = 6, #ARGV, 7 do
+-- Counters once per distinct key and field in the batch, not once per alert.
+local counts = {}
+for i = 7, #ARGV, 7 do
   local id = ARGV[i]
   if redis.call('HEXISTS', K .. ':rec', id) == 0 then
     -- Strictly increasing: a page walked newest-first never meets an alert stored after it began.
@@ -97,10 +105,7 @@ for i = 6, #ARGV, 7 do
     redis.call('HSET', K .. ':rec', id, rec)
     redis.call('INCRBY', K .. ':bytes', cost(#rec, #ixs, #outs))
     redis.call('ZADD', K .. ':idx', s, id)
-    for _, ix in ipairs(ixs) do
-      redis.call('ZADD', K .. ':ix:' .. ix, s, id)
-      touched[ix] = true
-    end
+    for _, ix in ipairs(ixs) do redis.call('ZADD', K .. ':ix:' .. ix, s, id) end
     for _, out in ipairs(outs) do
       redis.call('HSETNX', K .. ':del', id .. '\\31' .. out, '{"status":"pending","attempts":0}')
     end
@@ -115,7 +120,7 @@ for i = 6, #ARGV, 7 do
     stored = stored + 1
   end
 end
-for ix in pairs(touched) do redis.call('PEXPIRE', K .. ':ix:' .. ix, math.floor(maxAge / 1000) + 60000) end
+for _, ix in ipairs(split(ARGV[6], '\\31')) do redis.call('PEXPIRE', K .. ':ix:' .. ix, math.floor(maxAge / 1000) + 60000) end
 for scope, c in pairs(counts) do
   local mk = K .. ':m:' .. scope .. ':' .. minute
   for f, n in pairs(c) do redis.call('HINCRBY', mk, f, n) end

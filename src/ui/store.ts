@@ -2,7 +2,7 @@ import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
 import { stringifyJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
-import { ADD_SCRIPT, STATUS_SCRIPT } from './scripts.js';
+import { ADD_SCRIPT, INDEX_EXPIRY_RENEW_MS, STATUS_SCRIPT } from './scripts.js';
 
 export interface Retention {
   maxAlerts: number;
@@ -55,6 +55,8 @@ const MAX_STATUS_ERROR = 500;
 export class AlertStore {
   readonly key: string;
   private readonly redis: StoreRedis;
+  /** Index key suffix → when this process last renewed its expiry (performance.now()). */
+  private readonly renewedAt = new Map<string, number>();
 
   constructor(
     redis: Redis,
@@ -80,11 +82,19 @@ export class AlertStore {
     if (items.length === 0) return { stored: 0, evicted: 0 };
     const { maxAlerts, maxBytes, maxAge } = this.retention;
     const ttl = Math.ceil(maxAge / 1000) + 3600;
-    const argv: Array<string | number> = [this.key, maxAlerts, maxBytes, maxAge * 1000, ttl];
+    const argv: Array<string | number> = [this.key, maxAlerts, maxBytes, maxAge * 1000, ttl, ''];
+    const now = performance.now();
+    if (this.renewedAt.size > 100_000) this.renewedAt.clear();
+    const renew: string[] = [];
     for (const { alert, outputs } of items) {
       const values = indexValues(alert);
       const ix: string[] = [];
       for (const field of INDEXED) for (const v of values[field]) ix.push(indexSuffix(field, v));
+      for (const key of ix) {
+        if (now - (this.renewedAt.get(key) ?? -Infinity) < INDEX_EXPIRY_RENEW_MS) continue;
+        this.renewedAt.set(key, now);
+        renew.push(key);
+      }
       const counters = [`p:${alert.priority}`, `r:${clean(alert.rule)}`, `s:${clean(alert.source)}`];
       if (values.namespace[0] !== undefined) counters.push(`n:${values.namespace[0]}`);
       argv.push(
@@ -97,6 +107,7 @@ export class AlertStore {
         values.tenant[0] ?? '',
       );
     }
+    argv[5] = renew.join('\x1f');
     const [stored, evicted] = await this.redis.falconetUiAdd(`${this.key}:idx`, ...argv);
     return { stored, evicted };
   }

@@ -67,6 +67,12 @@ export async function startWorker(
     redis.disconnect();
     throw err;
   }
+  // The router's own commands (ingest log, dedup, ledger, UI store, dead letters) on a connection
+  // BullMQ never defines its ~50 scripts on: ioredis copies every defined script onto each
+  // auto-pipeline batch it builds, which was a tenth of the worker's CPU at 500 alerts/s (issue #10).
+  const commands = workerConnection(config.redis);
+  commands.on('error', onRedisError);
+  reportLoginFailures(commands, { target: config.redis, role: 'worker', logger: log });
   const prefix = config.redis.prefix;
   // How jobs of a crashed (kill -9) worker come back: their lock lapses, a stalled check requeues them.
   const recovery = {
@@ -96,16 +102,16 @@ export async function startWorker(
   // runs before the router's first job can arrive (that takes a Redis round trip).
   const directSenders = new Map<string, DirectSender>();
   const direct = (name: string) => directSenders.get(name);
-  let pipeline = createRouterPipeline(config, { redis, queueFor, metrics, direct });
+  let pipeline = createRouterPipeline(config, { redis: commands, queueFor, metrics, direct });
   const running = new Map<string, Promise<void>>();
   // Ingest entries running per pipeline: a pipeline replaced by a reload is flushed until its last one finished.
   const generations = new Map<typeof pipeline, number>();
-  const deadLetters = new DeadLetterStore(redis, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
+  const deadLetters = new DeadLetterStore(commands, { prefix, maxAge: config.dlq.maxAge, maxPerOutput: config.dlq.maxPerOutput });
   // Its own connection: a blocked XREADGROUP would hold up every command pipelined behind it.
   const blocking = workerConnection(config.redis, { enableAutoPipelining: false });
   blocking.on('error', onRedisError);
   const ingest = new IngestConsumer({
-    redis,
+    redis: commands,
     blocking,
     prefix,
     concurrency: config.router.concurrency,
@@ -116,10 +122,11 @@ export async function startWorker(
       await throttle.admit();
       const id = entry.id;
       // An entry taken over while this process still ran it (an event loop starved for longer
-      // than lockDuration) comes back to this same process: let the first run finish and write
-      // its fan-out ledger, so the second queues only what is left instead of a second copy.
+      // than lockDuration) comes back to this same process: let the first run finish; if it
+      // succeeded the entry is done (only its acknowledgement is left), else the second run
+      // queues only what the first one's fan-out ledger does not name.
       const earlier = running.get(id);
-      if (earlier) await earlier.catch(() => undefined);
+      if (earlier && (await earlier.then(() => true, () => false))) return;
       // The entry id names the dedup claims and the fan-out ledger: a reclaimed entry passes its own alerts again.
       const p = pipeline;
       generations.set(p, (generations.get(p) ?? 0) + 1);
@@ -137,13 +144,13 @@ export async function startWorker(
       for (const id of ids) pipeline.completed(id);
     },
   });
-  await migrateLegacyIngest(redis, { prefix, deadLetters, logger: log }).catch((err: Error) => log.error({ err: err.message }, 'moving the old ingest queue into the ingest log failed; the next worker start retries'));
+  await migrateLegacyIngest(commands, { prefix, deadLetters, logger: log }).catch((err: Error) => log.error({ err: err.message }, 'moving the old ingest queue into the ingest log failed; the next worker start retries'));
   await ingest.start();
   throttle.start();
-  let digests = startDigestFlusher(config, { redis, queueFor, metrics, log });
+  let digests = startDigestFlusher(config, { redis: commands, queueFor, metrics, log });
 
   // Delivery status for the web UI (src/ui): batched, one script call per flush.
-  const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(redis, prefix, config.ui.retention)) : undefined;
+  const uiStatus = config.ui.enabled ? new StatusWriter(new AlertStore(commands, prefix, config.ui.retention), undefined, undefined, () => pipeline.flushUi()) : undefined;
   type Delivery = { worker: Worker<DeliveryJobData>; output: Output };
   const deliveries = new Map<string, Delivery>();
   /** Outputs removed by a reload whose queue is still draining. */
@@ -157,7 +164,7 @@ export async function startWorker(
     queue: queue.name,
     counts: { ...(await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')), dlq: await deadLetters.count(dlqOutput) },
   });
-  const ingestJobCounts = async () => ({ queue: INGEST_QUEUE_LABEL, counts: { ...(await ingestCounts(redis, prefix)), dlq: await deadLetters.count(ROUTER_OUTPUT) } });
+  const ingestJobCounts = async () => ({ queue: INGEST_QUEUE_LABEL, counts: { ...(await ingestCounts(commands, prefix)), dlq: await deadLetters.count(ROUTER_OUTPUT) } });
   metrics.queueSource.counts = () => Promise.all([ingestJobCounts(), ...[...queues].map(([name, queue]) => jobCounts(queue, name))]);
 
   /** The output's sender; a failure (a certificate file missing) names the output and its key. */
@@ -192,7 +199,7 @@ export async function startWorker(
     // A reload may make an output ineligible (a rateLimit added): then it has no first-attempt sender.
     if (config.router.directDelivery && DirectSender.eligible(instance)) {
       const attempt = createDeliveryAttempt(chain);
-      directSenders.set(instance.name, new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause }));
+      directSenders.set(instance.name, new DirectSender(instance, { redis: commands, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause }));
     } else {
       directSenders.delete(instance.name);
     }
@@ -273,9 +280,9 @@ export async function startWorker(
     for (const name of [...plan.added, ...plan.changed]) addQueue(name);
     // Routing first: new ingest entries reach added outputs at once (their jobs wait until the worker below starts).
     const old = pipeline;
-    pipeline = createRouterPipeline(next, { redis, queueFor, metrics, direct });
+    pipeline = createRouterPipeline(next, { redis: commands, queueFor, metrics, direct });
     const oldDigests = digests;
-    digests = startDigestFlusher(next, { redis, queueFor, metrics, log });
+    digests = startDigestFlusher(next, { redis: commands, queueFor, metrics, log });
     current = next;
     // The old pipeline's in-flight jobs finish on it; their partial batches are flushed into the queues.
     while ((generations.get(old) ?? 0) > 0) {
@@ -315,7 +322,7 @@ export async function startWorker(
       return result;
     },
     ready() {
-      const redisUp = redis.status === 'ready';
+      const redisUp = redis.status === 'ready' && commands.status === 'ready';
       const consuming = ingest.consuming;
       return {
         ready: redisUp && consuming,
@@ -344,6 +351,7 @@ export async function startWorker(
         await Promise.race([forced, new Promise((r) => setTimeout(r, 1000))]);
       }
       redis.disconnect();
+      commands.disconnect();
       log.info('worker stopped');
     },
   };

@@ -49,6 +49,11 @@ export interface DispatchContext {
   refOf(alert: Alert): string;
 }
 
+/** How many outputs of one dispatch have not finished queueing or sending. */
+interface Unsettled {
+  outputs: number;
+}
+
 export type SuppressionReason = 'storm' | 'overflow' | 'replay';
 
 export interface FanoutDeps {
@@ -121,12 +126,18 @@ export class Fanout {
     }
     if (ctx.replay) await this.skipQueued(perOutput, ctx);
     this.waiting++;
+    // Outputs of this dispatch still at work: the last one to finish needs no ledger record.
+    const unsettled: Unsettled = { outputs: 0 };
     try {
       for (const [name, items] of perOutput) {
         for (const item of items) item.json = jsonOf(item.alert);
         const policy = this.policies.get(name);
-        if (policy) waits.push(this.folded(name, policy, items, ctx));
-        else this.enqueue(name, items, ctx, waits);
+        const outputWaits: Array<Promise<unknown>> = [];
+        if (policy) outputWaits.push(this.folded(name, policy, items, ctx, unsettled));
+        else this.enqueue(name, items, ctx, outputWaits, unsettled);
+        if (outputWaits.length === 0) continue;
+        unsettled.outputs++;
+        waits.push(Promise.all(outputWaits).finally(() => unsettled.outputs--));
       }
       if (this.waiting >= this.pressureLimit) void this.flushAll();
       await Promise.all(waits);
@@ -189,7 +200,7 @@ export class Fanout {
     }
   }
 
-  private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext): Promise<void> {
+  private async folded(name: string, policy: NoisePolicy, items: FoldInput[], ctx: DispatchContext, unsettled: Unsettled): Promise<void> {
     const backlog = this.backlogs.get(name);
     const perJob = this.outputs[name]!.batchSize;
     const overflowing = (await backlog?.admit(items.length / perJob)) ?? false;
@@ -207,16 +218,16 @@ export class Fanout {
       if (result.replayed > 0) count(name, 'replay', result.replayed);
     }
     const waits: Array<Promise<unknown>> = [];
-    this.enqueue(name, result.passed, ctx, waits);
+    this.enqueue(name, result.passed, ctx, waits, unsettled);
     if (this.waiting >= this.pressureLimit) void this.flush(name);
     await Promise.all(waits);
   }
 
-  private enqueue(name: string, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
+  private enqueue(name: string, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>, unsettled: Unsettled): void {
     if (items.length === 0) return;
     const output = this.outputs[name]!;
     const direct = output.batchSize === 1 ? this.deps.direct?.(name) : undefined;
-    if (direct) waits.push(this.sendDirect(direct, items, ctx));
+    if (direct) waits.push(this.sendDirect(direct, items, ctx, unsettled));
     else if (output.batchSize === 1) waits.push(this.addSingles(name, items, ctx));
     else this.buffer(output, items, ctx, waits);
   }
@@ -236,12 +247,16 @@ export class Fanout {
    * First attempts straight from the router. What was sent is recorded in the ledger (one write
    * per ingest job and output), so a replay of the ingest job skips it; what was queued unsent
    * has its delivery job, which skipQueued finds as for any single-alert output.
+   *
+   * Not when this output is the dispatch's last at work: the ingest entry is acknowledged next,
+   * and a crash before that repeats the sends either way (a record written now would land no
+   * sooner than the acknowledgement). That saves a script call per alert at low rates (issue #10).
    */
-  private async sendDirect(direct: DirectSender, items: FoldInput[], ctx: DispatchContext): Promise<void> {
+  private async sendDirect(direct: DirectSender, items: FoldInput[], ctx: DispatchContext, unsettled: Unsettled): Promise<void> {
     const byItem = new Map<DirectItem, FoldInput>();
     for (const item of items) byItem.set({ jobId: this.singleJobId(ctx, item.alert), json: item.json, alert: item.alert }, item);
     const { attempted } = await direct.deliver([...byItem.keys()]);
-    if (attempted.length === 0) return;
+    if (attempted.length === 0 || unsettled.outputs <= 1) return;
     this.remember(ctx.jobId);
     await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), attempted.map((d) => byItem.get(d)!.ledgerField)]]));
   }

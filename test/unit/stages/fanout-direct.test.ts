@@ -40,7 +40,7 @@ const ctx = (jobId: string, alerts: Alert[], replay = false): DispatchContext =>
 };
 
 /** The delivery chain as seen by the router: what each send's outcome is, and which alerts were sent. */
-function rig(answer: (text: string) => 'ok' | 'retry' | { pauseMs: number } = () => 'ok', hold?: Promise<void>) {
+function rig(answer: (text: string) => 'ok' | 'retry' | { pauseMs: number } = () => 'ok', hold?: Promise<void>, failingAdds: Record<string, () => Promise<never>> = {}) {
   const sent: string[] = [];
   const attempt: DeliveryAttempt = async (texts) => {
     sent.push(...texts.map((t) => (JSON.parse(t) as { id: string }).id));
@@ -55,23 +55,39 @@ function rig(answer: (text: string) => 'ok' | 'retry' | { pauseMs: number } = ()
   const slots = new SendSlots(instance.config.concurrency);
   const direct = new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause: (ms) => queue.rateLimit(ms) });
   const counted: Array<[string, string, number]> = [];
-  const fanout = new Fanout(config().outputs, () => queue, 100, { redis, prefix, direct: (n) => (n === 'one' ? direct : undefined), onSuppressed: (o, r, n) => counted.push([o, r, n]) });
+  const queueFor = (name: string) => (failingAdds[name] ? ({ ...queue, addBulk: failingAdds[name], toKey: queue.toKey.bind(queue) } as unknown as Queue<DeliveryJobData>) : queue);
+  const fanout = new Fanout(config().outputs, queueFor, 100, { redis, prefix, direct: (n) => (n === 'one' ? direct : undefined), onSuppressed: (o, r, n) => counted.push([o, r, n]) });
   return { sent, fanout, slots, counted };
 }
 
 const jobsIn = async () => (await queue.getJobs(['waiting', 'delayed', 'active', 'completed'])).map((j) => ({ id: j.id, data: j.data, attempts: j.opts.attempts, delay: j.opts.delay }));
 
 describe('first attempt from the router (real Redis, real BullMQ queue)', () => {
-  it('a delivered alert costs no delivery job; a replay of its ingest job sends it no second time', async () => {
-    const { sent, fanout, counted } = rig();
+  it('a delivered alert costs no delivery job; when another output of its entry fails, the replay sends it no second time', async () => {
+    const { sent, fanout, counted } = rig(undefined, undefined, {
+      // The other output's queueing fails, but only once the direct sends are recorded in the ledger
+      // (that output was still at work when they finished), so the entry's run fails after them.
+      limited: async () => {
+        await expect.poll(() => redis.hlen(`${prefix}:fanout:7`), { timeout: 5000 }).toBe(2);
+        throw new Error('Redis went away');
+      },
+    });
     const alerts = [makeAlert({ id: 'd1' }), makeAlert({ id: 'd2' })];
-    await fanout.dispatch(new Map([['one', alerts]]), ctx('7', alerts));
+    await expect(fanout.dispatch(new Map([['one', alerts], ['limited', alerts]]), ctx('7', alerts))).rejects.toThrow('Redis went away');
     expect(sent.sort()).toEqual(['d1', 'd2']);
     expect(await jobsIn()).toEqual([]);
     const again = alerts.map((a) => ({ ...a }));
     await fanout.dispatch(new Map([['one', again]]), ctx('7', again, true));
     expect(sent).toHaveLength(2);
     expect(counted).toEqual([['one', 'replay', 2]]);
+  });
+
+  it('the last output of an entry to finish writes no ledger: the entry is acknowledged next, which is its record', async () => {
+    const { sent, fanout } = rig();
+    const alerts = [makeAlert({ id: 'e1' }), makeAlert({ id: 'e2' })];
+    await fanout.dispatch(new Map([['one', alerts]]), ctx('12', alerts));
+    expect(sent.sort()).toEqual(['e1', 'e2']);
+    expect(await redis.exists(`${prefix}:fanout:12`)).toBe(0);
   });
 
   it('no free slot: the alert is queued unsent, with its usual job id, and a replay does not queue it again', async () => {
@@ -85,10 +101,11 @@ describe('first attempt from the router (real Redis, real BullMQ queue)', () => 
     expect(sent.sort()).toEqual(['s1', 's2']);
     release();
     await dispatched;
+    // The replay (only after a crash before the entry's acknowledgement) finds the queued one's job.
     const again = alerts.map((a) => ({ ...a }));
     await fanout.dispatch(new Map([['one', again]]), ctx('8', again, true));
-    expect(sent).toHaveLength(2);
     expect(await jobsIn()).toHaveLength(1);
+    expect(sent.filter((id) => id === 's3')).toEqual([]);
   });
 
   it('a retryable failure becomes a delayed delivery job holding the history, one attempt fewer', async () => {
