@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import Mustache from 'mustache';
 import { alertNamespace, alertPod, type Alert } from '../../src/alert/alert.js';
-import { displayValue, stringifyJson, type JsonValue } from '../../src/alert/json.js';
+import { alertJson, displayValue, stringifyJson, type JsonValue } from '../../src/alert/json.js';
 import type { TemplateVocabulary } from '../kit/template.js';
 
 export interface WebhookBodyOptions {
@@ -23,9 +23,10 @@ export function buildWebhookBody(alerts: Alert[], opts: WebhookBodyOptions): str
     const text = alerts.map((a) => renderBodyTemplate(template, a)).join('\n');
     return opts.format === 'ndjson' ? `${text}\n` : text;
   }
-  if (opts.format === 'ndjson') return alerts.map((a) => `${stringifyJson(a)}\n`).join('');
+  if (opts.format === 'ndjson') return alerts.map((a) => `${alertJson(a)}\n`).join('');
   // A non-batching instance only ever gets one alert; an array keeps any surplus from being lost.
-  return stringifyJson(opts.batched || alerts.length > 1 ? alerts : alerts[0]);
+  if (opts.batched || alerts.length > 1) return `[${alerts.map(alertJson).join(',')}]`;
+  return alertJson(alerts[0]!);
 }
 
 /** What a body template can name: the alert's keys, `fields.<key_with_underscores>`, `json`. */

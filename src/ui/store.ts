@@ -1,6 +1,6 @@
 import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
-import { stringifyJson } from '../alert/json.js';
+import { alertJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
 import { ADD_SCRIPT, INDEX_EXPIRY_RENEW_MS, STATUS_SCRIPT } from './scripts.js';
 
@@ -101,7 +101,7 @@ export class AlertStore {
         alert.id,
         ix.join('\x1f'),
         outputs.map(clean).join('\x1f'),
-        stringifyJson(alert),
+        alertJson(alert),
         JSON.stringify(summaryOf(alert, values)),
         counters.join('\x1f'),
         values.tenant[0] ?? '',

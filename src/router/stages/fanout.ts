@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../../queue/connection.js';
 import type { Alert } from '../../alert/alert.js';
-import { stringifyJson } from '../../alert/json.js';
+import { alertJson } from '../../alert/json.js';
 import type { OutputInstance } from '../../config/load.js';
 import { BacklogGauge } from '../../noise/backlog.js';
 import { noisePolicy, type NoisePolicy } from '../../noise/policy.js';
@@ -113,13 +113,6 @@ export class Fanout {
 
   async dispatch(byOutput: Map<string, Alert[]>, ctx: DispatchContext): Promise<void> {
     const waits: Array<Promise<unknown>> = [];
-    // An alert routed to several outputs is serialised once, not once per output.
-    const serialised = new Map<Alert, string>();
-    const jsonOf = (alert: Alert): string => {
-      let json = serialised.get(alert);
-      if (json === undefined) serialised.set(alert, (json = stringifyJson(alert)));
-      return json;
-    };
     const perOutput = new Map<string, FoldInput[]>();
     for (const [name, alerts] of byOutput) {
       perOutput.set(name, alerts.map((alert) => ({ alert, json: '', ledgerField: `${name}|${ctx.refOf(alert)}` })));
@@ -130,7 +123,8 @@ export class Fanout {
     const unsettled: Unsettled = { outputs: 0 };
     try {
       for (const [name, items] of perOutput) {
-        for (const item of items) item.json = jsonOf(item.alert);
+        // An alert routed to several outputs (and stored for the UI) is serialised once.
+        for (const item of items) item.json = alertJson(item.alert);
         const policy = this.policies.get(name);
         const outputWaits: Array<Promise<unknown>> = [];
         if (policy) outputWaits.push(this.folded(name, policy, items, ctx, unsettled));

@@ -67,11 +67,12 @@ describe('enrichment (Falcosidekick parity)', () => {
       },
     });
     const alert = makeAlert({ output_fields: { x: 1 } });
-    // Each delivery job parses its own copy of the alert, as the send stage does.
-    await withCustomFields(recorder('siem'), config.outputs.siem!.config.customFields).send([structuredClone(alert)], { signal: new AbortController().signal });
-    await withCustomFields(recorder('chat'), config.outputs.chat!.config.customFields).send([structuredClone(alert)], { signal: new AbortController().signal });
+    // The same object for both, as the router's first attempts hand it to every output.
+    await withCustomFields(recorder('siem'), config.outputs.siem!.config.customFields).send([alert], { signal: new AbortController().signal });
+    await withCustomFields(recorder('chat'), config.outputs.chat!.config.customFields).send([alert], { signal: new AbortController().signal });
     expect(seen.siem![0]!.output_fields).toEqual({ x: 1, destination: 'siem' });
     expect(seen.chat![0]!.output_fields).toEqual({ x: 1 });
+    expect(alert.output_fields).toEqual({ x: 1 });
   });
 });
 

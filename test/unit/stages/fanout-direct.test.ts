@@ -108,6 +108,19 @@ describe('first attempt from the router (real Redis, real BullMQ queue)', () => 
     expect(sent.filter((id) => id === 's3')).toEqual([]);
   });
 
+  it('a slot freed while an alert waits for one: it is sent from the router, no delivery job', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const { sent, fanout } = rig(() => 'ok', hold);
+    const alerts = [makeAlert({ id: 'w1' }), makeAlert({ id: 'w2' }), makeAlert({ id: 'w3' })];
+    const dispatched = fanout.dispatch(new Map([['one', alerts]]), ctx('13', alerts));
+    await expect.poll(() => sent.length).toBe(2);
+    release(); // both slots free at once, well within SLOT_WAIT_MS
+    await dispatched;
+    expect(sent.sort()).toEqual(['w1', 'w2', 'w3']);
+    expect(await jobsIn()).toEqual([]);
+  });
+
   it('a retryable failure becomes a delayed delivery job holding the history, one attempt fewer', async () => {
     const { sent, fanout } = rig(() => 'retry');
     const a = makeAlert({ id: 'r1' });
@@ -158,5 +171,20 @@ describe('send slots', () => {
     expect(slots.tryAcquire()).toBe(false);
     slots.release();
     expect(slots.tryAcquire()).toBe(true);
+  });
+
+  it('a bounded wait ends without a slot when none is freed, and takes its place in line when one is', async () => {
+    const slots = new SendSlots(1);
+    expect(slots.tryAcquire()).toBe(true);
+    expect(await slots.acquireWithin(20)).toBe(false);
+    expect(slots.waiting).toBe(0);
+    const job = slots.acquire();
+    const attempt = slots.acquireWithin(10_000);
+    slots.release(); // to the job, first in line
+    await job;
+    expect(slots.waiting).toBe(1);
+    slots.release(); // to the waiting attempt
+    expect(await attempt).toBe(true);
+    expect(slots.inUse).toBe(1);
   });
 });
