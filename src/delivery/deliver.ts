@@ -90,15 +90,21 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
       firstAttemptAt: job.data.firstAttemptAt,
       sends: job.data.sends ?? 0,
     };
+    const texts = job.data.alerts;
+    // Several alerts for an unbatched output (queued together by the router's first attempts):
+    // each is its own send, as many at once as the output's slots allow, one outcome for the job.
+    const outcome = instance.batchSize === 1 && texts.length > 1 ? mergeOutcomes(await Promise.all(texts.map((text) => inSlot(() => attempt([text], history, job.id))))) : await inSlot(() => attempt(texts, history, job.id));
+    await settle(job, outcome);
+  };
+
+  async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
     await deps.slots?.acquire();
-    let outcome: Outcome;
     try {
-      outcome = await attempt(job.data.alerts, history, job.id);
+      return await fn();
     } finally {
       deps.slots?.release();
     }
-    await settle(job, outcome);
-  };
+  }
 
   async function settle(job: Job<DeliveryJobData>, outcome: Outcome): Promise<void> {
     const retry = outcome.retry;
@@ -124,4 +130,26 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
       }),
     );
   }
+}
+
+/** One outcome for a job whose alerts were sent one by one: what is owed is retried together. */
+export function mergeOutcomes(outcomes: readonly Outcome[]): Outcome {
+  const merged: Outcome = { sent: 0, delivered: 0, dead: [], firstAttemptAt: Infinity, sends: 0, seconds: 0 };
+  for (const o of outcomes) {
+    merged.sent += o.sent;
+    merged.delivered += o.delivered;
+    merged.dead.push(...o.dead);
+    merged.firstAttemptAt = Math.min(merged.firstAttemptAt, o.firstAttemptAt);
+    merged.sends = Math.max(merged.sends, o.sends);
+    merged.seconds = Math.max(merged.seconds, o.seconds);
+    merged.failure ??= o.failure;
+    merged.gaveUp ??= o.gaveUp;
+    if (!o.retry) continue;
+    if (!merged.retry) merged.retry = { texts: [...o.retry.texts], error: o.retry.error, pauseMs: o.retry.pauseMs };
+    else {
+      merged.retry.texts.push(...o.retry.texts);
+      if (o.retry.pauseMs !== undefined) merged.retry.pauseMs = Math.max(merged.retry.pauseMs ?? 0, o.retry.pauseMs);
+    }
+  }
+  return merged;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Alert } from '../alert/alert.js';
@@ -25,6 +26,9 @@ export const PAUSE_STATE_MAX_AGE_MS = 100;
  * the queue as before, so it holds routing up by no more than this (issue #10).
  */
 export const SLOT_WAIT_MS = 50;
+
+/** Alerts per delivery job when several are queued unsent together. */
+export const MAX_ALERTS_PER_JOB = 100;
 
 /** One alert the router hands to its output: the delivery job id it would have, its JSON and object. */
 export interface DirectItem {
@@ -97,47 +101,56 @@ export class DirectSender {
       return { attempted: [], queued: items };
     }
     const attempted: DirectItem[] = [];
-    const queuedNow: DirectItem[] = [];
-    const spilled: DirectItem[] = [];
-    const runs: Array<Promise<void>> = [];
+    const queued: DirectItem[] = [];
+    const sends: Array<Promise<void>> = [];
+    const waits: Array<Promise<void>> = [];
+    const send = (item: DirectItem) => {
+      attempted.push(item);
+      sends.push(this.sendOne(item));
+    };
     for (const item of items) {
-      if (slots.tryAcquire()) {
-        attempted.push(item);
-        runs.push(this.sendOne(item));
-      } else if (slots.waiting >= this.maxWaiting) {
-        queuedNow.push(item);
-      } else {
-        runs.push(
+      if (slots.tryAcquire()) send(item);
+      else if (slots.waiting >= this.maxWaiting) queued.push(item);
+      else {
+        waits.push(
           slots.acquireWithin(SLOT_WAIT_MS).then((granted) => {
-            if (granted && !this.pausedNow()) {
-              attempted.push(item);
-              return this.sendOne(item);
-            }
+            if (granted && !this.pausedNow()) return send(item);
             if (granted) slots.release();
-            spilled.push(item);
-            return this.queueUnsent([item]);
+            queued.push(item);
           }),
         );
       }
     }
-    runs.push(this.queueUnsent(queuedNow));
-    // Every send settled before the entry's run ends, even when a queueing failed (the run then fails).
-    const settled = await Promise.allSettled(runs);
-    const failed = settled.find((r) => r.status === 'rejected');
+    await Promise.all(waits);
+    // Every send settled before the entry's run ends, even when the queueing failed (the run then fails).
+    const settled = await Promise.allSettled([this.queueUnsent(queued), ...sends]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return { attempted, queued: [...queuedNow, ...spilled] };
+    return { attempted, queued };
   }
 
-  /** Delivery jobs for alerts sent unattempted (their usual ids, all attempts left). addBulk is one MULTI: kept short, as fan-out does. */
+  /**
+   * Delivery jobs for alerts not attempted here, all attempts left: one alone keeps its usual job
+   * id; several share jobs of up to MAX_ALERTS_PER_JOB, which the delivery processor sends alert by
+   * alert (src/delivery/deliver.ts), so an overload or a slow destination costs one job per group,
+   * not per alert. Their ids hash the alerts' own, so a replay that spills other alerts never
+   * collides with an earlier job; the fan-out ledger records what was queued.
+   */
   private async queueUnsent(items: DirectItem[]): Promise<void> {
+    if (items.length === 0) return;
     if (items.length === 1) {
       const job = this.job(items[0]!, { alerts: [items[0]!.json] });
       await this.deps.queue.add(job.name, job.data, job.opts);
       return;
     }
-    for (let i = 0; i < items.length; i += 200) {
-      await this.deps.queue.addBulk(items.slice(i, i + 200).map((item) => this.job(item, { alerts: [item.json] })));
+    const jobs = [];
+    for (let i = 0; i < items.length; i += MAX_ALERTS_PER_JOB) {
+      const group = items.slice(i, i + MAX_ALERTS_PER_JOB);
+      const jobId = `m${createHash('sha1').update(group.map((item) => item.jobId).join(',')).digest('hex')}`;
+      jobs.push({ name: this.instance.name, data: { alerts: group.map((item) => item.json) }, opts: { ...this.deps.jobOptions, jobId } });
     }
+    // addBulk is one MULTI; keep each short (as fan-out does).
+    for (let i = 0; i < jobs.length; i += 20) await this.deps.queue.addBulk(jobs.slice(i, i + 20));
   }
 
   private pausedNow(): boolean {

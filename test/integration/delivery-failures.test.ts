@@ -220,3 +220,44 @@ describe('delivery failures', () => {
     expect(sink.requests[0]!.at - pausedAt).toBeGreaterThanOrEqual(1400);
   });
 });
+
+describe('alerts queued together for an unbatched output (issue #10)', () => {
+  it('a slow destination: what waits too long for a slot goes to the queue as one job, sent alert by alert; a failure retries that alert alone', async () => {
+    const sink = await capture();
+    let failedOnce = false;
+    // Slow enough that no slot frees within SLOT_WAIT_MS; alert r7 fails once.
+    const { answered, fn } = recording((req) => {
+      if (ruleOf(req) === 'r7' && !failedOnce) {
+        failedOnce = true;
+        return { status: 500, body: 'try later' };
+      }
+      return { status: 200, delayMs: 120 };
+    });
+    sink.fallback = fn;
+    pipeline = await rig.pipeline(
+      testConfig({
+        dedup: { window: 0 },
+        outputs: { slow: { type: 'webhook', url: `${sink.url}/hook`, concurrency: 1, retry: { attempts: 5, backoff: '50ms', maxBackoff: '200ms' } } },
+        routes: [{ outputs: ['slow'] }],
+      }),
+    );
+    const rules = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    // One request, one ingest entry: the router's first attempt takes the only slot.
+    expect((await pipeline.post(rules.map(alert).join('\n'), { ...falcoHeaders(), 'content-type': 'application/x-ndjson' })).status).toBe(200);
+    await waitFor(() => answered.filter((a) => a.status === 200).length >= 12, { what: 'all 12 alerts delivered', timeoutMs: 20_000 });
+    // One alert per request, never an array; each delivered once.
+    const delivered = answered.filter((a) => a.status === 200).map((a) => a.rule);
+    expect(delivered.sort()).toEqual([...rules].sort());
+    expect(sink.requests.every((r) => !r.body.trimStart().startsWith('['))).toBe(true);
+    expect(answered.filter((a) => a.rule === 'r7').map((a) => a.status)).toEqual([500, 200]);
+    // Far fewer delivery jobs than alerts: the eleven that waited went as one job.
+    const q = pipeline.queue('slow')!;
+    await waitFor(async () => (await q.getJobCounts('completed')).completed >= 1, { what: 'the group job completed' });
+    const jobs = await q.getJobs(['completed', 'waiting', 'delayed', 'active', 'failed']);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]?.id).toMatch(/^m[0-9a-f]{40}$/);
+    // Two runs: the first sent all eleven (r7 got a 500), the second sent r7 alone.
+    expect(jobs[0]!.attemptsMade).toBe(2);
+    expect(jobs[0]!.data.alerts.map((t: string) => (JSON.parse(t) as { rule: string }).rule)).toEqual(['r7']);
+  });
+});

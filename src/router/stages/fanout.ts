@@ -238,9 +238,9 @@ export class Fanout {
   }
 
   /**
-   * First attempts straight from the router. What was sent is recorded in the ledger (one write
-   * per ingest job and output), so a replay of the ingest job skips it; what was queued unsent
-   * has its delivery job, which skipQueued finds as for any single-alert output.
+   * First attempts straight from the router. What was sent or queued unsent (a job of its own, or
+   * one job per group) is recorded in the ledger (one write per ingest job and output), so a
+   * replay of the ingest job skips it; a lone queued alert's job is also found by its id.
    *
    * Not when this output is the dispatch's last at work: the ingest entry is acknowledged next,
    * and a crash before that repeats the sends either way (a record written now would land no
@@ -249,10 +249,11 @@ export class Fanout {
   private async sendDirect(direct: DirectSender, items: FoldInput[], ctx: DispatchContext, unsettled: Unsettled): Promise<void> {
     const byItem = new Map<DirectItem, FoldInput>();
     for (const item of items) byItem.set({ jobId: this.singleJobId(ctx, item.alert), json: item.json, alert: item.alert }, item);
-    const { attempted } = await direct.deliver([...byItem.keys()]);
-    if (attempted.length === 0 || unsettled.outputs <= 1) return;
+    const { attempted, queued } = await direct.deliver([...byItem.keys()]);
+    const handled = [...attempted, ...queued];
+    if (handled.length === 0 || unsettled.outputs <= 1) return;
     this.remember(ctx.jobId);
-    await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), attempted.map((d) => byItem.get(d)!.ledgerField)]]));
+    await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), handled.map((d) => byItem.get(d)!.ledgerField)]]));
   }
 
   private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
