@@ -252,7 +252,7 @@ describe('alerts queued together for an unbatched output (issue #10)', () => {
     expect(answered.filter((a) => a.rule === 'r7').map((a) => a.status)).toEqual([500, 200]);
     // Far fewer delivery jobs than alerts: the eleven that waited went as one job.
     const q = pipeline.queue('slow')!;
-    await waitFor(async () => (await q.getJobCounts('completed')).completed >= 1, { what: 'the group job completed' });
+    await waitFor(async () => (await q.getJobCounts('completed')).completed! >= 1, { what: 'the group job completed' });
     const jobs = await q.getJobs(['completed', 'waiting', 'delayed', 'active', 'failed']);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.id).toMatch(/^m[0-9a-f]{40}$/);
