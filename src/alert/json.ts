@@ -143,3 +143,13 @@ export function alertJson(alert: object): string {
   if (text === undefined) alertTexts.set(alert, (text = stringifyJson(alert)));
   return text;
 }
+
+/**
+ * Tells alertJson the text an alert was parsed from, when that text is what alertJson wrote for
+ * it (a delivery job's alerts): an output needing the JSON again does not write it a second time.
+ */
+export function parsedAlertJson(text: string): JsonValue {
+  const value = parseJson(text);
+  if (value !== null && typeof value === 'object') alertTexts.set(value, text);
+  return value;
+}

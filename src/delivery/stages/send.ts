@@ -1,5 +1,5 @@
 import type { Alert } from '../../alert/alert.js';
-import { parseJson } from '../../alert/json.js';
+import { parsedAlertJson } from '../../alert/json.js';
 import type { Output, SendResult } from '../../../outputs/kit/types.js';
 
 /** One send of a job's alerts, as it happened: what was sent, when, how long, and what came back. */
@@ -29,7 +29,8 @@ export function createSendStage(output: Output, timeoutMs: number, shutdown: Abo
     let alerts: Alert[] = [];
     const deadline = sendDeadline(timeoutMs, shutdown);
     try {
-      alerts = parsed ?? texts.map((text) => parseJson(text) as unknown as Alert);
+      // Job texts are what the router's alertJson wrote: kept with each parsed alert.
+      alerts = parsed ?? texts.map((text) => parsedAlertJson(text) as unknown as Alert);
       const result = await output.send(alerts, { signal: deadline.signal });
       return { texts, alerts, startedAt, seconds: (performance.now() - started) / 1000, result, failed: false };
     } catch (error) {
