@@ -136,12 +136,14 @@ export interface FalconetProcess {
  * `node bin/falconet.js <role> --config <file>` from the production build (dist/). With
  * BENCH_CPU_PROF=<dir> in the environment each process also writes a V8 CPU profile there on exit.
  */
-export function startFalconet(role: 'collector' | 'worker', configPath: string, log: string): FalconetProcess {
+/** `bare`: the floor (bench/floor.ts) in Falconet's place, same config, same readiness signals. */
+export function startFalconet(role: 'collector' | 'worker', configPath: string, log: string, bare = false): FalconetProcess {
   const prof = process.env.BENCH_CPU_PROF;
-  const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${role}`] : [];
+  const nodeArgs = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}/${bare ? `floor-${role}` : role}`] : [];
+  const entry = bare ? ['--import', 'tsx', 'bench/floor.ts'] : ['bin/falconet.js'];
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(process.execPath, [...nodeArgs, 'bin/falconet.js', role, '--config', configPath], {
+    const child = spawn(process.execPath, [...nodeArgs, ...entry, role, '--config', configPath], {
       cwd: ROOT,
       stdio: ['ignore', fd, fd],
       env: { ...process.env, FALCONET_CONFIG: undefined },

@@ -110,6 +110,8 @@ interface FalconetScenario {
   warmupMs?: number;
   /** Rate of the (uncounted) warm-up load; default min(rate, 500). */
   warmupRate?: number;
+  /** The floor (bench/floor.ts) instead of Falconet: what the machine costs per alert at the least. */
+  bare?: boolean;
 }
 
 async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
@@ -137,8 +139,8 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
   let collector: FalconetProcess | undefined;
   const queues: Queue[] = [];
   try {
-    for (let i = 0; i < s.workers; i++) workers.push(startFalconet('worker', configPath, join(work, `${s.name}.worker${i}.log`)));
-    collector = startFalconet('collector', configPath, join(work, `${s.name}.collector.log`));
+    for (let i = 0; i < s.workers; i++) workers.push(startFalconet('worker', configPath, join(work, `${s.name}.worker${i}.log`), s.bare));
+    collector = startFalconet('collector', configPath, join(work, `${s.name}.collector.log`), s.bare);
     await Promise.all([...workers.map((w) => waitWorkerReady(w)), waitCollectorReady(collector, url)]);
     if (s.workers > 0) {
       // Warm-up: JIT, keep-alive connections and BullMQ's script cache, so the measured window
@@ -282,8 +284,13 @@ async function main(): Promise<void> {
     await falconet({ name: 'single-1', description: '1 node serial, collector only', outputs: singleOut, workers: 0, nodes: 1, durationMs: D.single });
   if (want('e2e-500'))
     await falconet({ name: 'e2e-500', description: '500 alerts/s open loop, 64 nodes, collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e });
+  // The floor of the same two scenarios (bench/floor.ts): CPU per alert and latency read against it.
+  if (want('e2e-500') || want('floor-500'))
+    await falconet({ name: 'floor-500', description: 'the floor (bench/floor.ts: XADD per request, XREADGROUP, one POST per alert, XACK) at 500 alerts/s', outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e, bare: true });
   if (want('idle-1'))
     await falconet({ name: 'idle-1', description: '1 alert at a time on an idle pipeline (5/s, 1 node), collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 1, rate: 5, warmupRate: 200, durationMs: quick ? 6_000 : 12_000 });
+  if (want('idle-1') || want('floor-idle-1'))
+    await falconet({ name: 'floor-idle-1', description: 'the floor (bench/floor.ts), 1 alert at a time (5/s, 1 node)', outputs: singleOut, workers: 1, nodes: 1, rate: 5, warmupRate: 200, durationMs: quick ? 6_000 : 12_000, bare: true });
   let base64b: ScenarioResult | undefined;
   if (!quick) {
     if (want('e2e-5000'))
@@ -305,6 +312,8 @@ async function main(): Promise<void> {
       if (want(`scale-${w}w`))
         await falconet({ name: `scale-${w}w`, description: `${overload.toLocaleString('en')} alerts/s open loop (overload), ${w} worker process(es) → 1 webhook`, outputs: singleOut, workers: w, nodes: 64, rate: overload, durationMs: 15_000, warmupMs: 3_000 });
     }
+    if (want('scale-1w-batched'))
+      await falconet({ name: 'scale-1w-batched', description: `${overload.toLocaleString('en')} alerts/s open loop (overload), 1 worker → 1 webhook batched (100 / 200ms)`, outputs: { out: { batch: { size: 100, interval: '200ms' } } }, workers: 1, nodes: 64, rate: overload, durationMs: 15_000, warmupMs: 3_000 });
     base64b = await baseline('baseline-64-again', 64, D.ingest);
   }
 

@@ -1,0 +1,88 @@
+// The floor: the least a collector and a router can do per alert on this machine, started by the
+// bench in place of `falconet collector` / `falconet worker` (same config file, same load, same
+// sink), so Falconet's CPU per alert is read against it in the same run (issue #10).
+//   collector: node:http, read the body, JSON.parse, one XADD per request, 200 once it is written.
+//   worker:    XREADGROUP (COUNT 256, BLOCK), JSON.parse, add an id, JSON.stringify, one undici
+//              POST per alert (8 keep-alive connections), XACK in bulk once per event-loop turn.
+// Nothing else: no auth, limits, routing, dedup, UI store, metrics, retries or crash recovery.
+//   node --import tsx bench/floor.ts collector|worker --config <bench scenario config>
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { Agent, request } from 'undici';
+
+interface BenchConfig {
+  listen: { host: string; port: number };
+  redis: { url: string; prefix: string };
+  outputs: Record<string, { url: string }>;
+}
+
+const [role, flag, path] = process.argv.slice(2);
+if ((role !== 'collector' && role !== 'worker') || flag !== '--config' || !path) throw new Error('usage: floor.ts collector|worker --config <file>');
+const config = JSON.parse(readFileSync(path, 'utf8')) as BenchConfig;
+const stream = `${config.redis.prefix}:floor-log`;
+const group = 'floor';
+
+if (role === 'collector') {
+  const redis = new Redis(config.redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-length': '0' }).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        JSON.parse(text);
+      } catch {
+        res.writeHead(400, { 'content-length': '0' }).end();
+        return;
+      }
+      redis.xadd(stream, '*', 't', String(Date.now()), 'a', text).then(
+        () => res.writeHead(200, { 'content-length': '0' }).end(),
+        () => res.writeHead(503, { 'content-length': '0' }).end(),
+      );
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(config.listen.port, config.listen.host);
+} else {
+  const commands = new Redis(config.redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+  const blocking = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+  await commands.xgroup('CREATE', stream, group, '0', 'MKSTREAM').catch(() => undefined);
+  const urls = Object.values(config.outputs).map((o) => o.url);
+  const agent = new Agent({ connections: 8 });
+  let acks: string[] = [];
+  const ack = (id: string) => {
+    acks.push(id);
+    if (acks.length === 1)
+      setImmediate(() => {
+        const ids = acks;
+        acks = [];
+        void commands.xack(stream, group, ...ids);
+      });
+  };
+  const deliver = async (id: string, text: string) => {
+    const alert = { id, ...(JSON.parse(text) as object) };
+    const body = JSON.stringify(alert);
+    await Promise.all(
+      urls.map(async (url) => {
+        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+        await res.body.dump();
+      }),
+    );
+    ack(id);
+  };
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    stopping = true;
+    setTimeout(() => process.exit(0), 200);
+  });
+  console.log(JSON.stringify({ msg: 'worker started' }));
+  while (!stopping) {
+    const reply = (await blocking.xreadgroup('GROUP', group, 'floor', 'COUNT', 256, 'BLOCK', 1000, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null;
+    for (const [id, fields] of reply?.[0]?.[1] ?? []) void deliver(id, fields[3]!);
+  }
+}
