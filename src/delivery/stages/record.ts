@@ -8,18 +8,22 @@ import type { Outcome } from './classify.js';
  * send is timed once.
  */
 export function createRecordStage(metrics: Metrics, logger: Logger, output: string) {
+  // Bound once: a labelled observe hashes its labels on every call (issue #10, per-alert cost).
+  const seconds = metrics.deliverySeconds.labels({ output });
+  const ok = metrics.deliveries.labels({ output, status: 'ok', reason: 'none' });
+  const endToEnd = metrics.endToEndSeconds.labels({ output });
   return (outcome: Outcome, jobId: string | undefined, texts: readonly string[] = []): void => {
-    metrics.deliverySeconds.observe({ output }, outcome.seconds);
+    seconds.observe(outcome.seconds);
     const rejected = outcome.dead.filter((d) => d.kind === 'rejected').length;
     const failed = outcome.dead.length - rejected;
     const retry = outcome.retry?.texts.length ?? 0;
     const failure = outcome.failure;
     const reason = failure?.reason ?? 'none';
-    if (outcome.delivered > 0) metrics.deliveries.inc({ output, status: 'ok', reason: 'none' }, outcome.delivered);
+    if (outcome.delivered > 0) ok.inc(outcome.delivered);
     if (rejected > 0) metrics.deliveries.inc({ output, status: 'rejected', reason: 'rejected_item' }, rejected);
     if (retry > 0) metrics.deliveries.inc({ output, status: 'retry', reason }, retry);
     if (failed > 0) metrics.deliveries.inc({ output, status: 'failed', reason }, failed);
-    if (outcome.delivered > 0) observeEndToEnd(metrics, output, deliveredTexts(texts, outcome));
+    if (outcome.delivered > 0) observeEndToEnd(endToEnd, deliveredTexts(texts, outcome));
 
     const context = { job: jobId, sent: outcome.sent, delivered: outcome.delivered, sends: outcome.sends };
     if (failure?.unexpected !== undefined) {
@@ -47,13 +51,13 @@ function deliveredTexts(texts: readonly string[], outcome: Outcome): readonly st
 const TIME_KEY = '"time":"';
 
 /** Falco event time → now. The first raw `"time":"` of a normalised alert is its own (strings escape quotes). */
-function observeEndToEnd(metrics: Metrics, output: string, texts: readonly string[]): void {
+function observeEndToEnd(histogram: { observe(value: number): void }, texts: readonly string[]): void {
   const now = Date.now();
   for (const text of texts) {
     const at = text.indexOf(TIME_KEY);
     if (at < 0) continue;
     const end = text.indexOf('"', at + TIME_KEY.length);
     const time = Date.parse(text.slice(at + TIME_KEY.length, end));
-    if (!Number.isNaN(time)) metrics.endToEndSeconds.observe({ output }, Math.max(0, (now - time) / 1000));
+    if (!Number.isNaN(time)) histogram.observe(Math.max(0, (now - time) / 1000));
   }
 }
