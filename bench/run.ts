@@ -124,6 +124,8 @@ async function falconet(s: FalconetScenario): Promise<ScenarioResult> {
     dedup: { window: 0 },
     // BENCH_DIRECT=0: every alert through its delivery queue (the path before issue #10), for a side-by-side run.
     ...(process.env.BENCH_DIRECT === '0' ? { router: { directDelivery: false } } : {}),
+    // BENCH_UI=0: without the web UI's event store (what the store costs per alert).
+    ...(process.env.BENCH_UI === '0' ? { ui: { enabled: false } } : {}),
     log: { level: 'info' },
     worker: { metricsPort: 0 }, // several workers on one host
     outputs: Object.fromEntries(
