@@ -103,6 +103,13 @@ export const overflowConfig = z.strictObject({
   window: duration.refine((v) => v > 0, 'must be more than 0').optional(),
 });
 
+/**
+ * Sends in flight per output and worker process. 4 held one worker's unbatched webhook to ~600
+ * alerts/s under overload on a 2-core machine, bound by the destination's answer time rather than
+ * by CPU; 16 reached ~1,800/s (bench/README.md, issue #10). Falcosidekick bounds nothing.
+ */
+export const DEFAULT_CONCURRENCY = 16;
+
 /** Keys every output instance accepts. */
 export const commonOutputShape = {
   type: z.string(),
@@ -111,7 +118,7 @@ export const commonOutputShape = {
   /** Per-request timeout. */
   timeout: duration.default(10_000),
   /** Parallel sends for this output (per worker process). */
-  concurrency: z.number().int().min(1).max(1000).default(4),
+  concurrency: z.number().int().min(1).max(1000).default(DEFAULT_CONCURRENCY),
   retry: retryConfig.default(DEFAULT_RETRY),
   rateLimit: rateLimitConfig.optional(),
   /** Added to the output_fields of the alerts this output sends (after the global and route ones). */

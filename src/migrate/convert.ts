@@ -169,7 +169,7 @@ function convertOutput(def: SidekickOutput, settings: Map<string, Setting>, deps
   const max = ctx.take('maxconcurrentrequests', 'concurrency') as number | undefined;
   if (max !== undefined) {
     if (max > 0) out.concurrency = Math.min(max, 1000);
-    else notes.push('maxconcurrentrequests 0 (unlimited): Falconet keeps its default concurrency (4 per worker)');
+    else notes.push('maxconcurrentrequests 0 (unlimited): Falconet keeps its default concurrency (16 per worker)');
   }
   convertClientTls(def, type, settings, ctx, out, dropped, deps);
   if (outputDefinition(type)?.defaultOverflow === 'digest') {

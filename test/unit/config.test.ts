@@ -113,7 +113,7 @@ describe('defaults and shipped configs', () => {
     expect(c.auth).toEqual({ tokens: [], clientCerts: [] });
     expect(c.minimumPriority).toBe('Debug');
     expect(c.dedup.window).toBe(600_000);
-    expect(c.outputs.c!.config).toMatchObject({ timeout: 10_000, concurrency: 4, retry: { attempts: 10, backoff: 1000, maxBackoff: 60_000 } });
+    expect(c.outputs.c!.config).toMatchObject({ timeout: 10_000, concurrency: 16, retry: { attempts: 10, backoff: 1000, maxBackoff: 60_000 } });
     expect(Object.isFrozen(c.outputs)).toBe(true);
   });
 
