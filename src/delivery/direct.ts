@@ -17,6 +17,8 @@ const PAUSED_AT = 1_000_000_000;
  * process's own Retry-After answers pause it at once.
  */
 export const PAUSE_STATE_MAX_AGE_MS = 100;
+/** Older than this, the pause state is read before a send rather than beside it. */
+export const PAUSE_STATE_STALE_MS = 1000;
 
 /**
  * How long a first attempt waits for one of the output's slots before its alert goes to the
@@ -160,9 +162,13 @@ export class DirectSender {
   /** Whether the output's queue is paused (a Retry-After, by any worker), read at most every PAUSE_STATE_MAX_AGE_MS. */
   private async paused(): Promise<boolean> {
     const now = performance.now();
-    if (now - this.pauseReadAt >= PAUSE_STATE_MAX_AGE_MS) {
-      this.pauseRead ??= this.readPause(now).finally(() => (this.pauseRead = undefined));
-      await this.pauseRead;
+    const age = now - this.pauseReadAt;
+    if (age >= PAUSE_STATE_MAX_AGE_MS) {
+      const read = (this.pauseRead ??= this.readPause(now).finally(() => (this.pauseRead = undefined)));
+      // Up to PAUSE_STATE_STALE_MS old, the state read before serves while it is read again, so
+      // alerts a few hundred ms apart do not each wait for a round trip before their send.
+      if (age >= PAUSE_STATE_STALE_MS) await read;
+      else read.catch(() => undefined);
     }
     return this.pausedNow();
   }
