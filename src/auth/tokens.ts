@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthConfig } from '../config/schema.js';
 import { identityOf, type Identity } from './identity.js';
@@ -61,5 +61,6 @@ export class TokenTable {
 }
 
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  // Once per authenticated request: the one-shot form allocates no Hash object.
+  return hash('sha256', text, 'buffer');
 }

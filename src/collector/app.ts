@@ -1,12 +1,14 @@
+import type { RequestListener } from 'node:http';
 import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { parsePriority } from '../alert/priority.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { authMiddleware, needsAuth, requestIdentity, type SessionAuth } from '../auth/middleware.js';
-import { BadBodyError, BodyTooLargeError, readBody } from './body.js';
-import { AlertForbiddenError, BadAlertError, decodeAlerts, type RawAlert } from './decode.js';
-import { SpoolFullError } from './spool.js';
+import { readBody } from './body.js';
+import type { RawAlert } from './decode.js';
+import { fastIngestListener } from './fast-ingest.js';
+import { createIngest, errorAnswer, type IngestAnswer } from './ingest.js';
 
 export interface CollectorDeps {
   maxBodySize: number;
@@ -24,72 +26,34 @@ export interface CollectorDeps {
   sessions?: SessionAuth;
 }
 
+/** The collector's HTTP handling; `callback()` is the listener for node:http (src/collector/server.ts). */
+export interface CollectorApp {
+  callback(): RequestListener;
+}
+
 function reply(ctx: Context, status: number, error: string, detail: string): void {
   ctx.status = status;
   ctx.body = { error, detail };
 }
 
+function writeAnswer(ctx: Context, answer: IngestAnswer): void {
+  if (answer.retryAfter !== undefined) ctx.set('Retry-After', answer.retryAfter);
+  if (answer.status !== 200) return reply(ctx, answer.status, answer.error!, answer.detail!);
+  // Falco <= 0.35 prints any response body on its stdout: answer with none.
+  ctx.status = 200;
+  ctx.body = '';
+}
+
 /**
  * The collector's HTTP surface. Falco POSTs to whatever path it is configured with, so every POST
- * except /test is an ingest; the few GET endpoints are for probes and scraping.
+ * except /test is an ingest; the few GET endpoints are for probes and scraping. Ingest POSTs take
+ * a Koa-free path (src/collector/fast-ingest.ts); the Koa app answers everything else, and any
+ * ingest the fast path hands it (a refused credential, a path an API may claim).
  */
-export function createCollectorApp(deps: CollectorDeps): Koa {
+export function createCollectorApp(deps: CollectorDeps): CollectorApp {
   const app = new Koa();
   app.silent = true;
-  const log = deps.logger;
-
-  async function ingest(ctx: Context, body: string, contentType: string | undefined): Promise<void> {
-    const receivedAt = Date.now();
-    const identity = requestIdentity(ctx);
-    let alerts: RawAlert[];
-    try {
-      alerts = decodeAlerts(body, contentType, receivedAt, identity && deps.auth?.policy(identity));
-    } catch (err) {
-      if (err instanceof AlertForbiddenError) {
-        deps.metrics.requests.inc({ result: 'forbidden' });
-        deps.metrics.countRefused('forbidden');
-        deps.auth?.refused(identity, 'namespace');
-        log.info({ identity: identity?.name, detail: err.detail }, 'refused alerts outside the sender\'s namespaces');
-        return reply(ctx, 403, err.code, err.detail);
-      }
-      if (!(err instanceof BadAlertError)) throw err;
-      deps.metrics.requests.inc({ result: 'rejected' });
-      deps.metrics.countRefused('rejected');
-      log.debug({ code: err.code, detail: err.detail }, 'rejected request');
-      return reply(ctx, 400, err.code, err.detail);
-    }
-    const wait = identity ? deps.auth!.admit(identity, alerts.length) : 0;
-    if (wait > 0) {
-      deps.metrics.requests.inc({ result: 'rate_limited' });
-      deps.metrics.countReceived(alerts.map((a) => a[1]), 'rate_limited');
-      deps.auth?.refused(identity, 'rate_limited');
-      ctx.set('Retry-After', String(wait));
-      return reply(ctx, 429, 'rate_limited', `"${identity!.name}" may post ${identity!.rateLimit} alerts per second (auth rateLimit); nothing was accepted`);
-    }
-    let stored: void | 'spooled';
-    try {
-      stored = await deps.ingest(alerts, receivedAt);
-    } catch (err) {
-      if (err instanceof SpoolFullError) {
-        deps.metrics.requests.inc({ result: 'spool_full' });
-        deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
-        deps.metrics.spoolFull.inc();
-        log.error({ err: err.message }, 'Redis unreachable and the spool full: refusing alerts');
-        ctx.set('Retry-After', '5');
-        return reply(ctx, 503, 'spool_full', `Redis is unreachable and the spool is full (spool.maxBytes = ${err.maxBytes}); nothing was accepted`);
-      }
-      deps.metrics.requests.inc({ result: 'unavailable' });
-      deps.metrics.countReceived(alerts.map((a) => a[1]), 'unavailable');
-      log.warn({ err: (err as Error).message }, 'could not store alerts in Redis or the spool');
-      ctx.set('Retry-After', '1');
-      return reply(ctx, 503, 'unavailable', 'alerts could not be stored (Redis unreachable, spool not writable); nothing was accepted');
-    }
-    deps.metrics.requests.inc({ result: 'accepted' });
-    deps.metrics.countReceived(alerts.map((a) => a[1]), stored === 'spooled' ? 'spooled' : 'accepted');
-    // Falco <= 0.35 prints any response body on its stdout: answer with none.
-    ctx.status = 200;
-    ctx.body = '';
-  }
+  const ingest = createIngest(deps);
 
   const getRoutes: Record<string, (ctx: Context) => Promise<void> | void> = {
     '/healthz': (ctx) => {
@@ -129,23 +93,15 @@ export function createCollectorApp(deps: CollectorDeps): Koa {
       if (ctx.method !== 'POST' && ctx.method !== 'PUT') {
         return reply(ctx, 405, 'method_not_allowed', 'POST Falco alerts to this URL');
       }
-      if (ctx.path === '/test') return await ingest(ctx, testAlert(ctx.query.priority), 'application/json');
+      if (ctx.path === '/test') return writeAnswer(ctx, await ingest(testAlert(ctx.query.priority), 'application/json', requestIdentity(ctx)));
       const body = await readBody(ctx.req, deps.maxBodySize);
-      await ingest(ctx, body, ctx.get('content-type') || undefined);
+      writeAnswer(ctx, await ingest(body, ctx.get('content-type') || undefined, requestIdentity(ctx)));
     } catch (err) {
-      if (err instanceof BodyTooLargeError) {
-        deps.metrics.requests.inc({ result: 'too_large' });
-        return reply(ctx, 413, 'body_too_large', `the body exceeds ${deps.maxBodySize} bytes (listen.maxBodySize)`);
-      }
-      if (err instanceof BadBodyError) {
-        deps.metrics.requests.inc({ result: 'rejected' });
-        return reply(ctx, err.status, err.code, err.detail);
-      }
-      log.error({ err }, 'unexpected error handling a request');
-      return reply(ctx, 500, 'internal_error', 'unexpected error; see the collector log');
+      writeAnswer(ctx, errorAnswer(err, deps));
     }
   });
-  return app;
+  const koa = app.callback();
+  return { callback: () => fastIngestListener(koa, deps, ingest) };
 }
 
 /** The alert POST /test injects: it goes through the whole pipeline like any other. */

@@ -11,14 +11,26 @@ const REPLAY_WRITE_TIMEOUT_MS = 10_000;
 
 class DeadlineError extends Error {}
 
+/**
+ * `promise`, or a DeadlineError after `ms`. One promise and one timer per call (it runs once per
+ * group commit): no Promise.race, no finally, no promise for the timeout.
+ */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+    // After the deadline the abandoned write may still settle: that rejection is expected, and
+    // settling an already rejected promise again is a no-op, not an unhandled rejection.
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  // The abandoned write may still fail later: that is expected, not an unhandled rejection.
-  promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -64,7 +76,8 @@ export class DurableStore {
         const started = Date.now();
         await withDeadline(append(alerts, receivedAt), deadline);
         this.redisUp();
-        if (await this.replicated(Math.max(1, deadline - (Date.now() - started)))) return 'redis';
+        // Without waitReplicas the master's answer is the acknowledgement: no WAIT, no extra await.
+        if (!this.deps.waitReplicas || (await this.replicated(Math.max(1, deadline - (Date.now() - started))))) return 'redis';
         // On the master only: a failover now would lose it. The spooled copy is replayed as a new
         // ingest entry, which the router's dedup drops if the first one survived.
         this.deps.logger.warn({ waitReplicas: this.deps.waitReplicas }, 'no replica confirmed the write in time; spooling it as well');

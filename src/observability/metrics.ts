@@ -61,18 +61,34 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
   // here, added to the counter when it is read (scrape, tests through collect).
   const pending = new Map<string, number>();
   const allLabels = [...labelNames, 'status'];
+  // The same for falconet_ingest_requests_total, counted once per request (countRequest).
+  const pendingRequests = new Map<string, number>();
   const count = (values: string[], n: number) => {
     const key = values.join('\u0000');
     pending.set(key, (pending.get(key) ?? 0) + n);
+  };
+  const countText = (text: string, suffix: string) => {
+    const key = labelsOf(text).join('\u0000') + suffix;
+    pending.set(key, (pending.get(key) ?? 0) + 1);
   };
   return {
     registry,
     spoolSource,
     queueSource,
     received,
-    /** Counts one request's alerts (raw JSON texts) under `status`. Per alert: two string searches and a cached child. */
+    /** Counts one request's alerts (raw JSON texts) under `status`. Per alert: two string searches and a map update. */
     countReceived(texts: readonly string[], status: string): void {
-      for (const text of texts) count([...labelsOf(text), status], 1);
+      const suffix = `\u0000${status}`;
+      for (let i = 0; i < texts.length; i++) countText(texts[i]!, suffix);
+    },
+    /** The same for the collector's [id, text] pairs, without an array of texts per request. */
+    countReceivedAlerts(alerts: ReadonlyArray<readonly [string, string]>, status: string): void {
+      const suffix = `\u0000${status}`;
+      for (let i = 0; i < alerts.length; i++) countText(alerts[i]![1], suffix);
+    },
+    /** One ingest request by result (falconet_ingest_requests_total): a plain count, added to the counter when read. */
+    countRequest(result: string): void {
+      pendingRequests.set(result, (pendingRequests.get(result) ?? 0) + 1);
     },
     /** A request refused before its alerts could be read (bad body, no token): one count, labels unknown. */
     countRefused(status: string, n = 1): void {
@@ -120,6 +136,10 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
       help: 'HTTP requests to the collector ingest endpoint, by result',
       labelNames: ['result'] as const,
       registers: [registry],
+      collect() {
+        for (const [result, n] of pendingRequests) this.inc({ result }, n);
+        pendingRequests.clear();
+      },
     }),
     routed: new Counter({
       name: 'falconet_alerts_routed_total',
