@@ -27,6 +27,8 @@ export interface DeliverDeps {
   shutdown: AbortSignal;
   /** The output's concurrency in this process, shared with the router's first attempts. */
   slots?: SendSlots;
+  /** Aborted when a graceful stop begins: a job of many alerts starts no more sends. */
+  stopping?: AbortSignal;
   now?: () => number;
   /** Told each send's outcome with the job's alert texts (the UI's delivery status, src/ui/record.ts); must not throw. */
   onOutcome?: (texts: readonly string[], outcome: Outcome) => void;
@@ -91,11 +93,56 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
       sends: job.data.sends ?? 0,
     };
     const texts = job.data.alerts;
-    // Several alerts for an unbatched output (queued together by the router's first attempts):
-    // each is its own send, as many at once as the output's slots allow, one outcome for the job.
-    const outcome = instance.batchSize === 1 && texts.length > 1 ? mergeOutcomes(await Promise.all(texts.map((text) => inSlot(() => attempt([text], history, job.id))))) : await inSlot(() => attempt(texts, history, job.id));
-    await settle(job, outcome);
+    if (instance.batchSize === 1 && texts.length > 1) return settleEach(job, await attemptEach(texts, history, job.id));
+    await settle(job, await inSlot(() => attempt(texts, history, job.id)));
   };
+
+  /**
+   * Several alerts for an unbatched output (queued together by the router's first attempts): each
+   * is its own send, as many at once as the output's slots allow. No send starts once one was
+   * answered with a Retry-After (the output is paused at once, for every worker) or a graceful
+   * stop began; those alerts, and any whose attempt threw, are owed, never resent if delivered.
+   */
+  async function attemptEach(texts: string[], history: JobHistory, jobId: string | undefined): Promise<EachResult> {
+    const outcomes: Outcome[] = [];
+    const unsent: string[] = [];
+    let pausedMs: number | undefined;
+    let failure: Error | undefined;
+    await Promise.all(
+      texts.map((text) =>
+        inSlot(async () => {
+          if (pausedMs !== undefined || deps.stopping?.aborted || failure) return void unsent.push(text);
+          try {
+            const outcome = await attempt([text], history, jobId);
+            outcomes.push(outcome);
+            const ms = outcome.retry?.pauseMs;
+            if (ms !== undefined && pausedMs === undefined) {
+              pausedMs = ms;
+              await deps.pause(ms);
+            }
+          } catch (err) {
+            // A stage failed after the send (a dead-letter write, Redis down): owed; BullMQ retries the job.
+            failure ??= err as Error;
+            unsent.push(text);
+          }
+        }),
+      ),
+    );
+    const outcome = mergeOutcomes(outcomes);
+    if (outcomes.length === 0) outcome.firstAttemptAt = history.firstAttemptAt ?? now();
+    return { outcome, unsent, failure };
+  }
+
+  /** settle for a job sent alert by alert: the job shrinks to its retried alerts plus the unsent ones. */
+  async function settleEach(job: Job<DeliveryJobData>, { outcome, unsent, failure }: EachResult): Promise<void> {
+    const owed = [...(outcome.retry?.texts ?? []), ...unsent];
+    if (owed.length === 0) return;
+    await job.updateData({ ...job.data, alerts: owed, firstAttemptAt: outcome.firstAttemptAt, sends: Math.max(outcome.sends, job.data.sends ?? 0) });
+    if (failure) throw failure;
+    // Paused, or a stop with nothing failed: back to the queue without spending an attempt.
+    if (outcome.retry?.pauseMs !== undefined || !outcome.retry) throw deps.rateLimitError();
+    throw outcome.retry.error;
+  }
 
   async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
     await deps.slots?.acquire();
@@ -130,6 +177,13 @@ export function createDeliveryProcessor(deps: DeliverDeps) {
       }),
     );
   }
+}
+
+/** What a job sent alert by alert came to: the sends' merged outcome, the alerts not sent, a stage that threw. */
+interface EachResult {
+  outcome: Outcome;
+  unsent: string[];
+  failure?: Error;
 }
 
 /** One outcome for a job whose alerts were sent one by one: what is owed is retried together. */

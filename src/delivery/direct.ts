@@ -30,7 +30,7 @@ export const PAUSE_STATE_STALE_MS = 1000;
 export const SLOT_WAIT_MS = 50;
 
 /** Alerts per delivery job when several are queued unsent together. */
-export const MAX_ALERTS_PER_JOB = 100;
+export const MAX_ALERTS_PER_JOB = 32;
 
 /** One alert the router hands to its output: the delivery job id it would have, its JSON and object. */
 export interface DirectItem {
@@ -59,8 +59,10 @@ export interface DirectResult {
  *   delivery jobs in this process, served in order); it waits for one up to SLOT_WAIT_MS (at
  *   most `maxWaiting` alerts wait at once), then the alert is queued as before, so a slow
  *   destination holds routing up by at most SLOT_WAIT_MS and never stalls it;
- * - Retry-After: while the output's queue is paused (in Redis, by any worker; read at most every
- *   PAUSE_STATE_MAX_AGE_MS) nothing is sent directly; a Retry-After answer to a first attempt pauses the queue and queues the alert;
+ * - Retry-After: while the output's queue is paused nothing is sent directly: a pause this
+ *   process was answered holds at once; one another worker set (in Redis) is read at most every
+ *   PAUSE_STATE_MAX_AGE_MS, so it is seen within that when alerts come often and within
+ *   PAUSE_STATE_STALE_MS when they come a few per second (one alert may meet the 429 itself); a Retry-After answer to a first attempt pauses the queue and queues the alert;
  * - retry and dead letters: the outcome goes through the same chain (classify, dead-letter,
  *   record); what is owed becomes a delivery job with the job id the alert would have had, its
  *   history (first attempt, sends) and one attempt fewer, delayed by the first backoff;
@@ -68,7 +70,9 @@ export interface DirectResult {
  */
 export class DirectSender {
   private readonly limiterKey: string;
-  private pausedUntil = 0;
+  /** Until when the pause read from Redis (any worker's) and the one this process learnt itself hold. */
+  private remotePausedUntil = 0;
+  private localPausedUntil = 0;
   private pauseReadAt = -Infinity;
   private pauseRead?: Promise<void>;
 
@@ -95,11 +99,17 @@ export class DirectSender {
     return instance.batchSize === 1 && !instance.config.rateLimit;
   }
 
-  async deliver(items: DirectItem[]): Promise<DirectResult> {
+  /** `onQueued`: told the alerts queued unsent once their jobs exist (the fan-out ledger records them), before the sends settle. */
+  async deliver(items: DirectItem[], onQueued: (queued: DirectItem[]) => Promise<void> = async () => undefined): Promise<DirectResult> {
     const slots = this.deps.slots;
+    const queue = async (unsent: DirectItem[]) => {
+      if (unsent.length === 0) return;
+      await this.queueUnsent(unsent);
+      await onQueued(unsent);
+    };
     // Paused by a Retry-After (any worker): everything waits in the queue. Redis not answering: the entry's run fails and runs again.
     if (await this.paused()) {
-      await this.queueUnsent(items);
+      await queue(items);
       return { attempted: [], queued: items };
     }
     const attempted: DirectItem[] = [];
@@ -125,7 +135,7 @@ export class DirectSender {
     }
     await Promise.all(waits);
     // Every send settled before the entry's run ends, even when the queueing failed (the run then fails).
-    const settled = await Promise.allSettled([this.queueUnsent(queued), ...sends]);
+    const settled = await Promise.allSettled([queue(queued), ...sends]);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { attempted, queued };
@@ -156,10 +166,10 @@ export class DirectSender {
   }
 
   private pausedNow(): boolean {
-    return performance.now() < this.pausedUntil;
+    return performance.now() < Math.max(this.remotePausedUntil, this.localPausedUntil);
   }
 
-  /** Whether the output's queue is paused (a Retry-After, by any worker), read at most every PAUSE_STATE_MAX_AGE_MS. */
+  /** Whether the output's queue is paused (a Retry-After, by any worker): Redis read at most every PAUSE_STATE_MAX_AGE_MS. */
   private async paused(): Promise<boolean> {
     const now = performance.now();
     const age = now - this.pauseReadAt;
@@ -176,13 +186,18 @@ export class DirectSender {
   private async readPause(now: number): Promise<void> {
     const [[, value], [, ttl]] = (await this.deps.redis.multi().get(this.limiterKey).pttl(this.limiterKey).exec()) as [[unknown, string | null], [unknown, number]];
     this.pauseReadAt = now;
-    this.pausedUntil = Number(value) >= PAUSED_AT ? now + Math.max(1, ttl) : 0;
+    this.remotePausedUntil = Number(value) >= PAUSED_AT ? now + Math.max(1, ttl) : 0;
   }
 
   /** A Retry-After answered here: no first attempt of this process goes out until it is over. */
   private async pauseFor(ms: number): Promise<void> {
-    this.pausedUntil = Math.max(this.pausedUntil, performance.now() + ms);
+    this.pausedFor(ms);
     await this.deps.pause(ms);
+  }
+
+  /** A Retry-After this process was answered (here or by the output's delivery jobs): first attempts hold off at once. */
+  pausedFor(ms: number): void {
+    this.localPausedUntil = Math.max(this.localPausedUntil, performance.now() + ms);
   }
 
   private async sendOne(item: DirectItem): Promise<void> {

@@ -59,8 +59,11 @@ export function createRouterPipeline(
       const { byOutput, unrouted } = route(unique);
       routed.inc({ outcome: 'unrouted' }, unrouted);
       routed.inc({ outcome: 'routed' }, unique.length - unrouted);
-      // Delivery does not wait for the UI's record; the entry's acknowledgement waits for both.
+      // Delivery does not wait for the UI's record (the entry's acknowledgement waits for both),
+      // except where it queues a job: another worker may deliver that at once, and its status
+      // would be ignored if it reached the store before the alert.
       const stored = uiRouted?.add(alerts, byOutput);
+      if (stored && [...byOutput.keys()].some((name) => !deps.direct?.(name))) await uiRouted!.flush();
       await fanout.dispatch(byOutput, dispatchContext(job, unique));
       await stored;
     },

@@ -81,6 +81,8 @@ export async function startWorker(
     maxStalledCount: config.worker.maxStalledCount,
   };
   const shutdown = new AbortController();
+  /** A graceful stop began: a job of many alerts starts no more sends (the rest go back to the queue). */
+  const stopBegun = new AbortController();
   // Every in-flight send listens to it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
 
@@ -194,8 +196,12 @@ export async function startWorker(
       shutdown: shutdown.signal,
       onOutcome: uiStatus && ((texts: readonly string[], outcome: Outcome) => uiStatus.record(instance.name, texts, outcome)),
     };
-    const pause = (ms: number) => queue.rateLimit(ms);
-    const processor = createDeliveryProcessor({ ...chain, pause, rateLimitError: () => Worker.RateLimitError(), slots });
+    // A Retry-After answered to a delivery job holds this process's first attempts at once too.
+    const pause = (ms: number) => {
+      directSenders.get(instance.name)?.pausedFor(ms);
+      return queue.rateLimit(ms);
+    };
+    const processor = createDeliveryProcessor({ ...chain, pause, rateLimitError: () => Worker.RateLimitError(), slots, stopping: stopBegun.signal });
     // A reload may make an output ineligible (a rateLimit added): then it has no first-attempt sender.
     if (config.router.directDelivery && DirectSender.eligible(instance)) {
       const attempt = createDeliveryAttempt(chain);
@@ -235,6 +241,7 @@ export async function startWorker(
       await Promise.race([closing, new Promise((r) => setTimeout(r, 50))]);
     }
     await digests.stop();
+    stopBegun.abort();
     await Promise.all(deliveryWorkers().map((w) => w.close()));
     await uiStatus?.flush();
     shutdown.abort();

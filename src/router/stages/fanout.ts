@@ -131,7 +131,9 @@ export class Fanout {
         else this.enqueue(name, items, ctx, outputWaits, unsettled);
         if (outputWaits.length === 0) continue;
         unsettled.outputs++;
-        waits.push(Promise.all(outputWaits).finally(() => unsettled.outputs--));
+        // Only a success counts an output as settled: when another output fails, the entry runs
+        // again, and what a direct output sent must then be in the ledger.
+        waits.push(Promise.all(outputWaits).then(() => unsettled.outputs--));
       }
       if (this.waiting >= this.pressureLimit) void this.flushAll();
       await Promise.all(waits);
@@ -242,18 +244,23 @@ export class Fanout {
    * one job per group) is recorded in the ledger (one write per ingest job and output), so a
    * replay of the ingest job skips it; a lone queued alert's job is also found by its id.
    *
-   * Not when this output is the dispatch's last at work: the ingest entry is acknowledged next,
-   * and a crash before that repeats the sends either way (a record written now would land no
-   * sooner than the acknowledgement). That saves a script call per alert at low rates (issue #10).
+   * Queued alerts are recorded as soon as their jobs exist (the sends may take up to the output's
+   * timeout, and a replay meanwhile must not send them too). Sends alone are not recorded when
+   * this output is the entry's last at work and every other succeeded: the entry is acknowledged
+   * next, and a crash before that repeats the sends either way (a record written now would land
+   * no sooner than the acknowledgement). That saves a script call per alert at low rates (issue #10).
    */
   private async sendDirect(direct: DirectSender, items: FoldInput[], ctx: DispatchContext, unsettled: Unsettled): Promise<void> {
     const byItem = new Map<DirectItem, FoldInput>();
     for (const item of items) byItem.set({ jobId: this.singleJobId(ctx, item.alert), json: item.json, alert: item.alert }, item);
-    const { attempted, queued } = await direct.deliver([...byItem.keys()]);
-    const handled = [...attempted, ...queued];
-    if (handled.length === 0 || unsettled.outputs <= 1) return;
-    this.remember(ctx.jobId);
-    await this.ledger.record(new Map([[this.ledger.key(ctx.jobId), handled.map((d) => byItem.get(d)!.ledgerField)]]));
+    const key = this.ledger.key(ctx.jobId);
+    const record = (done: DirectItem[]) => {
+      this.remember(ctx.jobId);
+      return this.ledger.record(new Map([[key, done.map((d) => byItem.get(d)!.ledgerField)]]));
+    };
+    const { attempted, queued } = await direct.deliver([...byItem.keys()], record);
+    if (attempted.length === 0 || (queued.length === 0 && unsettled.outputs <= 1)) return;
+    await record(attempted);
   }
 
   private buffer(output: OutputInstance, items: FoldInput[], ctx: DispatchContext, waits: Array<Promise<unknown>>): void {
