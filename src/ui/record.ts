@@ -1,6 +1,7 @@
 import type { Alert } from '../alert/alert.js';
 import type { Outcome } from '../delivery/stages/classify.js';
 import type { AlertStore, DeliveryStatus, StatusChange, StoreInput } from './store.js';
+import { WriteBatcher } from './batcher.js';
 
 let warned = false;
 
@@ -25,46 +26,27 @@ function routedItems(alerts: readonly Alert[], byOutput: ReadonlyMap<string, rea
  * A failing UI write must not hold up delivery: it is reported once and skipped.
  */
 export class RoutedWriter {
-  private items: StoreInput[] = [];
-  private waiting: Array<() => void> = [];
-  private timer?: NodeJS.Timeout;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly batcher: WriteBatcher<StoreInput>;
 
-  constructor(
-    private readonly store: AlertStore,
-    private readonly windowMs = 10,
-    private readonly maxItems = 500,
-  ) {}
-
-  /** Resolves once these alerts are written (or the write failed and was reported); never rejects. */
-  add(alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): Promise<void> {
-    if (alerts.length === 0) return Promise.resolve();
-    this.items.push(...routedItems(alerts, byOutput));
-    const written = new Promise<void>((resolve) => this.waiting.push(resolve));
-    if (this.items.length >= this.maxItems) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.windowMs);
-    return written;
-  }
-
-  /** Writes what is gathered now; resolves once every write so far has landed. */
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const items = this.items;
-    const waiting = this.waiting;
-    this.items = [];
-    this.waiting = [];
-    if (items.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(async () => {
+  constructor(store: AlertStore, windowMs = 10, maxItems = 500) {
+    this.batcher = new WriteBatcher(async (items) => {
       try {
-        await this.store.add(items);
+        await store.add(items);
       } catch (err) {
         if (!warned) process.emitWarning(`falconet: the UI store could not be written (alerts are delivered regardless): ${(err as Error).message}`);
         warned = true;
       }
-      for (const resolve of waiting) resolve();
-    });
-    return this.flushing;
+    }, windowMs, maxItems);
+  }
+
+  /** Resolves once these alerts are written (or the write failed and was reported); never rejects. */
+  add(alerts: readonly Alert[], byOutput: ReadonlyMap<string, readonly Alert[]>): Promise<void> {
+    return this.batcher.add(routedItems(alerts, byOutput));
+  }
+
+  /** Writes what is gathered now; resolves once every write so far has landed. */
+  flush(): Promise<void> {
+    return this.batcher.flush();
   }
 }
 
@@ -104,42 +86,32 @@ export function statusesOf(output: string, texts: readonly string[], outcome: Ou
  * (every `intervalMs` or `maxPending` changes), never one per alert.
  */
 export class StatusWriter {
-  private pending: StatusChange[] = [];
-  private timer?: NodeJS.Timeout;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly batcher: WriteBatcher<StatusChange>;
 
   constructor(
-    private readonly store: AlertStore,
-    private readonly intervalMs = 100,
-    private readonly maxPending = 1000,
+    store: AlertStore,
+    intervalMs = 100,
+    maxPending = 1000,
     /** Runs before each write: the RoutedWriter's flush, so a status never arrives before its alert is stored (it would be ignored). */
-    private readonly before: () => Promise<void> = () => Promise.resolve(),
-  ) {}
+    before: () => Promise<void> = () => Promise.resolve(),
+  ) {
+    this.batcher = new WriteBatcher(async (batch) => {
+      await before();
+      await store.setStatuses(batch);
+    }, intervalMs, maxPending);
+  }
 
   /** The delivery hook: never throws, never awaits Redis. */
   record(output: string, texts: readonly string[], outcome: Outcome): void {
-    this.pending.push(...statusesOf(output, texts, outcome, Date.now()));
-    this.schedule();
+    void this.batcher.add(statusesOf(output, texts, outcome, Date.now()));
   }
 
   /** Folded into a digest: written only over `pending` (a replayed job's earlier run may have delivered it). */
   suppressed(output: string, ids: readonly string[]): void {
-    for (const id of ids) this.pending.push({ id, output, status: { status: 'suppressed', attempts: 0, reason: 'folded into a digest (storm control or overflow)' }, onlyOverPending: true });
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.pending.length >= this.maxPending) void this.flush();
-    else if (!this.timer && this.pending.length > 0) this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+    void this.batcher.add(ids.map((id) => ({ id, output, status: { status: 'suppressed', attempts: 0, reason: 'folded into a digest (storm control or overflow)' }, onlyOverPending: true })));
   }
 
   flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() => this.before().then(() => this.store.setStatuses(batch)).then(() => undefined, () => undefined));
-    return this.flushing;
+    return this.batcher.flush();
   }
 }
