@@ -3,7 +3,7 @@ import { classifyHttpStatus } from '../kit/classify.js';
 import { defineOutput } from '../kit/define.js';
 import { DeliveryError, isDeliveryError } from '../kit/errors.js';
 import { httpClientFor, type HttpResponse } from '../kit/http-client.js';
-import { chatOptions, httpTransportOptions, httpUrl, mentionOptions } from '../kit/options.js';
+import { chatOptions, httpTransportOptions, httpUrl, mentionOptions, mentionProblems } from '../kit/options.js';
 import { redactUrl } from '../kit/redact.js';
 import { buildDiscordMessage, DISCORD_MENTION } from './payload.js';
 
@@ -74,9 +74,7 @@ export const discordOutput = defineOutput({
   secretKeys: ['webhookUrl', 'headers'],
   example: ({ url }) => ({ type: 'discord', webhookUrl: `${url}/api/webhooks/112233445566778899/s3cr3tDiscordWebhookToken0123` }),
   check(config) {
-    return config.mentions
-      .filter((m) => !DISCORD_MENTION.test(m))
-      .map((m) => ({ key: 'mentions', message: `"${m}" does not ping in Discord; use <@user-id>, <@&role-id>, @everyone or @here` }));
+    return mentionProblems(config.mentions, DISCORD_MENTION, 'does not ping in Discord; use <@user-id>, <@&role-id>, @everyone or @here');
   },
   create(config) {
     const http = httpClientFor(config);

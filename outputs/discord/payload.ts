@@ -2,7 +2,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
+import { digestOf, digestSummary, digestText, type DigestInfo } from '../../src/alert/digest.js';
 
 /** Discord's webhook and embed limits (outputs.md §6.2). */
 export const DISCORD_LIMITS = {
@@ -174,7 +174,7 @@ export function buildDiscordMessage(alert: Alert, opts: DiscordPayloadOptions): 
   const content: EmbedContent = digest
     ? digestContent(alert, digest)
     : {
-        title: renderTitle(opts, alert).trim() || alert.rule,
+        title: renderTitle(opts, alert),
         description: renderMessage(opts, alert),
         fields: alertChatFields(alert),
         footer: [`id ${alert.id}`],
@@ -192,7 +192,7 @@ export function buildDiscordMessage(alert: Alert, opts: DiscordPayloadOptions): 
 
 /** A digest embed: the summary as title, why and an example as description, where from as fields. */
 function digestContent(alert: Alert, info: DigestInfo): EmbedContent {
-  const description = [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n');
+  const description = digestText(info, '\n');
   return {
     title: digestSummary(alert, info),
     description,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineOutput } from '../kit/define.js';
 import { httpClientFor } from '../kit/http-client.js';
-import { chatOptions, httpTransportOptions, httpUrl, mentionOptions, mustacheTemplate } from '../kit/options.js';
+import { chatOptions, httpTransportOptions, httpUrl, mentionOptions, mentionProblems, mustacheTemplate } from '../kit/options.js';
 import { buildGoogleChatMessage } from './payload.js';
 
 /** The mention syntax of Chat messages: `<users/all>` or `<users/USER_ID>`. */
@@ -42,9 +42,7 @@ export const googlechatOutput = defineOutput({
     webhookUrl: `${url}/v1/spaces/AAAAb3xq5Ko/messages?key=s3cr3tGoogleChatApiKey0123&token=s3cr3tGoogleChatToken4567`,
   }),
   check(config) {
-    return config.mentions
-      .filter((m) => !GOOGLECHAT_MENTION.test(m))
-      .map((m) => ({ key: 'mentions', message: `"${m}" does not notify in Google Chat; use <users/all> or <users/USER_ID>` }));
+    return mentionProblems(config.mentions, GOOGLECHAT_MENTION, 'does not notify in Google Chat; use <users/all> or <users/USER_ID>');
   },
   create(config) {
     const http = httpClientFor(config);

@@ -3,7 +3,7 @@ import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, digestChatFields, SLACK_COLORS, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTemplate, renderTitle } from '../kit/template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
+import { digestOf, digestSummary, digestText, type DigestInfo } from '../../src/alert/digest.js';
 
 /**
  * Google Chat takes about 32,000 bytes per message and 4,096 characters of `text` (outputs.md §6.4,
@@ -127,7 +127,7 @@ export function buildGoogleChatMessage(alert: Alert, opts: GoogleChatPayloadOpti
   const content: CardContent = digest
     ? digestContent(alert, digest)
     : {
-        title: renderTitle(opts, alert).trim() || alert.rule,
+        title: renderTitle(opts, alert),
         subtitle: [alert.hostname, alert.source, alert.time].filter(Boolean).join(' · '),
         body: renderMessage(opts, alert),
         fields: alertChatFields(alert),
@@ -149,7 +149,7 @@ function digestContent(alert: Alert, info: DigestInfo): CardContent {
   return {
     title: digestSummary(alert, info),
     subtitle: `${info.suppressed} alerts · ${info.firstTime} – ${info.lastTime}`,
-    body: [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n'),
+    body: digestText(info, '\n'),
     fields: digestChatFields(alert, info, { withRule: true }),
     footer: [`digest ${alert.id}`],
     priority: alert.priority,

@@ -117,6 +117,11 @@ export const mentionOptions = {
 
 export type ChatConfig = { title?: string; messageFormat?: string };
 
+/** The `mentions` a destination would show as plain text (not matching `valid`): one problem each, with `fix` (what it takes instead). */
+export function mentionProblems(mentions: readonly string[], valid: RegExp, fix: string): Array<{ key: string; message: string }> {
+  return mentions.filter((m) => !valid.test(m)).map((m) => ({ key: 'mentions', message: `"${m}" ${fix}` }));
+}
+
 /** The mentions as the start of a message: '' or the tokens and a space. */
 export function mentionPrefix(config: { mentions?: readonly string[] }): string {
   return config.mentions && config.mentions.length > 0 ? `${config.mentions.join(' ')} ` : '';

@@ -130,9 +130,9 @@ export function renderTemplate(template: string, alert: Alert): string {
   return Mustache.render(template, context, undefined, { escape: (value: unknown) => String(value) });
 }
 
-/** The instance's `title`, or the default `{{priority}}: {{rule}}`. */
+/** The instance's `title`, or the default `{{priority}}: {{rule}}`; the rule when it renders empty. */
 export function renderTitle(config: { title?: string }, alert: Alert): string {
-  return renderTemplate(config.title ?? DEFAULT_TITLE, alert);
+  return renderTemplate(config.title ?? DEFAULT_TITLE, alert).trim() || alert.rule;
 }
 
 /** The instance's `messageFormat`, or the alert's output text. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineOutput } from '../kit/define.js';
 import { httpClientFor } from '../kit/http-client.js';
-import { chatOptions, httpTransportOptions, httpUrl, mentionOptions } from '../kit/options.js';
+import { chatOptions, httpTransportOptions, httpUrl, mentionOptions, mentionProblems } from '../kit/options.js';
 import { buildMattermostMessage } from './payload.js';
 
 /** A Mattermost @-mention: `@channel`, `@here`, `@all`, a username or a group name. */
@@ -32,9 +32,7 @@ export const mattermostOutput = defineOutput({
   secretKeys: ['webhookUrl', 'headers'],
   example: ({ url }) => ({ type: 'mattermost', webhookUrl: `${url}/hooks/s3cr3tm4ttermostHookKey0123` }),
   check(config) {
-    return config.mentions
-      .filter((m) => !MATTERMOST_MENTION.test(m))
-      .map((m) => ({ key: 'mentions', message: `"${m}" does not notify in Mattermost; use @channel, @here, @all, @username or @group` }));
+    return mentionProblems(config.mentions, MATTERMOST_MENTION, 'does not notify in Mattermost; use @channel, @here, @all, @username or @group');
   },
   create(config) {
     const http = httpClientFor(config);

@@ -3,7 +3,7 @@ import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, digestChatFields, SLACK_COLORS, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
+import { digestOf, digestSummary, digestText, type DigestInfo } from '../../src/alert/digest.js';
 
 /**
  * What one message may hold. Mattermost caps a post's text at 16,383 characters (outputs.md §6.3)
@@ -104,7 +104,7 @@ export function buildMattermostMessage(alert: Alert, opts: MattermostPayloadOpti
   const content: AttachmentContent = digest
     ? digestContent(alert, digest)
     : {
-        title: renderTitle(opts, alert).trim() || alert.rule,
+        title: renderTitle(opts, alert),
         text: renderMessage(opts, alert),
         fields: alertChatFields(alert),
         footer: [alert.time, `id ${alert.id}`],
@@ -123,7 +123,7 @@ export function buildMattermostMessage(alert: Alert, opts: MattermostPayloadOpti
 function digestContent(alert: Alert, info: DigestInfo): AttachmentContent {
   return {
     title: digestSummary(alert, info),
-    text: [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n'),
+    text: digestText(info, '\n'),
     fields: digestChatFields(alert, info, { withRule: true }),
     footer: [`digest ${alert.id}`, `${info.suppressed} alerts`],
     priority: alert.priority,

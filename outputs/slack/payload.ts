@@ -89,7 +89,7 @@ function fieldSections(fields: ChatField[], maxSections: number, textBudget: num
 export function buildSlackMessage(alert: Alert, opts: SlackPayloadOptions): SlackMessage {
   const digest = digestOf(alert);
   if (digest) return buildSlackDigest(alert, digest, opts);
-  const title = renderTitle(opts, alert).trim() || alert.rule;
+  const title = renderTitle(opts, alert);
   const fallback = mrkdwn(title, SLACK_LIMITS.topLevelText);
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_LIMITS.headerText) } }];
   let budget = SLACK_LIMITS.blockTextBudget - title.length;

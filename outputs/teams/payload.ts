@@ -2,7 +2,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import type { Priority } from '../../src/alert/priority.js';
 import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
+import { digestOf, digestSummary, digestText, type DigestInfo } from '../../src/alert/digest.js';
 
 /**
  * Teams rejects messages above 28 KB, and only in the flow's run history (the caller still gets
@@ -120,7 +120,7 @@ export function buildTeamsBody(alert: Alert, opts: TeamsPayloadOptions): string 
   const content: CardContent = digest
     ? digestContent(alert, digest)
     : {
-        title: truncate(renderTitle(opts, alert).trim() || alert.rule, 200),
+        title: truncate(renderTitle(opts, alert), 200),
         output: renderMessage(opts, alert),
         facts: alertChatFields(alert),
         priority: alert.priority,
@@ -138,6 +138,6 @@ export function buildTeamsBody(alert: Alert, opts: TeamsPayloadOptions): string 
 /** A digest card: the summary as title, why and an example as text, where from as facts. */
 function digestContent(alert: Alert, info: DigestInfo): CardContent {
   const facts = digestChatFields(alert, info, { withRule: true });
-  const text = [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n\n');
+  const text = digestText(info, '\n\n');
   return { title: truncate(digestSummary(alert, info), 200), output: text, facts, priority: alert.priority, time: info.lastTime };
 }

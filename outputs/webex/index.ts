@@ -3,7 +3,7 @@ import { classifyHttpStatus, parseRetryAfter } from '../kit/classify.js';
 import { defineOutput } from '../kit/define.js';
 import { DeliveryError, isDeliveryError } from '../kit/errors.js';
 import { httpClientFor, type HttpResponse } from '../kit/http-client.js';
-import { chatOptions, httpTransportOptions, httpUrl, mentionOptions } from '../kit/options.js';
+import { chatOptions, httpTransportOptions, httpUrl, mentionOptions, mentionProblems } from '../kit/options.js';
 import { apiUrl } from '../kit/url.js';
 import { redactUrl } from '../kit/redact.js';
 import { buildWebexMessage, WEBEX_MESSAGES_PATH } from './payload.js';
@@ -62,9 +62,7 @@ export const webexOutput = defineOutput({
     if ((config.roomId === undefined) === (config.toPersonEmail === undefined)) {
       problems.push({ key: 'roomId', message: 'set exactly one of roomId (a space) and toPersonEmail (a person)' });
     }
-    for (const m of config.mentions) {
-      if (!WEBEX_MENTION.test(m)) problems.push({ key: 'mentions', message: `"${m}" does not notify in Webex; use <@all>, <@personEmail:someone@example.com> or <@personId:…>` });
-    }
+    problems.push(...mentionProblems(config.mentions, WEBEX_MENTION, 'does not notify in Webex; use <@all>, <@personEmail:someone@example.com> or <@personId:…>'));
     return problems;
   },
   create(config) {

@@ -2,7 +2,7 @@ import type { Alert } from '../../src/alert/alert.js';
 import { alertChatFields, digestChatFields, truncate, type ChatField } from '../kit/chat-fields.js';
 import { mentionPrefix } from '../kit/options.js';
 import { renderMessage, renderTitle } from '../kit/template.js';
-import { causeText, digestOf, digestSummary, type DigestInfo } from '../../src/alert/digest.js';
+import { digestOf, digestSummary, digestText, type DigestInfo } from '../../src/alert/digest.js';
 
 /** Webex refuses a message whose `markdown` or `text` is above 7,439 bytes. */
 export const WEBEX_MAX_BYTES = 7_439;
@@ -103,7 +103,7 @@ export function buildWebexMessage(alert: Alert, opts: WebexPayloadOptions): Webe
   const content: MessageContent = digest
     ? digestContent(alert, digest)
     : {
-        title: renderTitle(opts, alert).trim() || alert.rule,
+        title: renderTitle(opts, alert),
         body: renderMessage(opts, alert),
         fields: alertChatFields(alert),
         footer: [alert.time, `id ${alert.id}`],
@@ -120,7 +120,7 @@ export function buildWebexMessage(alert: Alert, opts: WebexPayloadOptions): Webe
 function digestContent(alert: Alert, info: DigestInfo): MessageContent {
   return {
     title: digestSummary(alert, info),
-    body: [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join('\n\n'),
+    body: digestText(info, '\n\n'),
     fields: digestChatFields(alert, info, { withRule: true }),
     footer: [`digest ${alert.id}`, `${info.suppressed} alerts`],
   };

@@ -138,6 +138,11 @@ export function countsLine(c: TopCounts): string {
   return parts.join(', ');
 }
 
+/** Why the alerts were folded and an example of them, as the body of a chat message, lines joined by `separator`. */
+export function digestText(info: DigestInfo, separator: string): string {
+  return [causeText(info), info.example !== '' ? `Example: ${info.example}` : ''].filter(Boolean).join(separator);
+}
+
 /** Why the alerts were folded, for people. */
 export function causeText(info: DigestInfo): string {
   return info.cause === 'overflow'
