@@ -1,5 +1,4 @@
 import { PassThrough } from 'node:stream';
-import { Cluster } from 'ioredis';
 import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
@@ -9,6 +8,7 @@ import { filterFromQuery, scopeOf, visible, type Scope } from './scope.js';
 import { readStats } from './stats.js';
 import { indexValues, type AlertStore } from './store.js';
 import { serveStatic } from './static.js';
+import { EventHub } from './live.js';
 import type { Alert } from '../alert/alert.js';
 import type { FalconetConfig } from '../config/load.js';
 import { csvHeader, csvLine } from './csv.js';
@@ -17,9 +17,6 @@ import { isLoopback } from './session-routes.js';
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 const EXPORT_PAGE = 1000;
-const HEARTBEAT_MS = 15_000;
-/** Delivery changes are forwarded to a scoped client only for alerts it was shown: remember this many. */
-const SEEN_PER_CLIENT = 5000;
 
 /**
  * The web UI's JSON API and page, served by the collector (under the same auth as /api/dlq):
@@ -53,7 +50,7 @@ export interface UiAccess {
 }
 
 export function createUiRoutes(store: AlertStore, redis: Redis, logger: Logger, setup: SetupView, access: UiAccess) {
-  const events = new EventHub(redis, store.events, logger);
+  const events = new EventHub(store, redis, logger);
 
   return Object.assign(
     async (ctx: Context): Promise<boolean> => {
@@ -189,106 +186,4 @@ function cursorParam(ctx: Context): number | undefined {
 function fail(ctx: Context, status: number, error: string, detail: string): void {
   ctx.status = status;
   ctx.body = { error, detail };
-}
-
-interface Client {
-  stream: PassThrough;
-  scope: Scope;
-  seen: Set<string>;
-}
-
-/** One Redis subscription per collector, fanned out to every SSE client in its scope. */
-class EventHub {
-  private readonly clients = new Set<Client>();
-  private sub?: Redis;
-  private heartbeat?: NodeJS.Timeout;
-
-  constructor(
-    private readonly redis: Redis,
-    private readonly channel: string,
-    private readonly logger: Logger,
-  ) {}
-
-  async attach(ctx: Context, scope: Scope): Promise<void> {
-    // Subscribed before the stream opens: a client sees every event after its 200.
-    await this.start();
-    const stream = new PassThrough();
-    const client: Client = { stream, scope, seen: new Set() };
-    this.clients.add(client);
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.type = 'text/event-stream';
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.status = 200;
-    ctx.body = stream;
-    stream.write(': connected\n\n');
-    const drop = () => this.clients.delete(client);
-    ctx.req.on('close', drop);
-    stream.on('close', drop);
-  }
-
-  private subscribed?: Promise<unknown>;
-
-  private start(): Promise<unknown> {
-    if (this.subscribed) return this.subscribed;
-    // Its own connection (a subscriber can do nothing else), queueing while it connects; it
-    // resubscribes by itself after a reconnect.
-    const sub: Redis =
-      this.redis instanceof Cluster
-        ? this.redis.duplicate(undefined, { lazyConnect: false, enableOfflineQueue: true })
-        : this.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.sub = sub;
-    sub.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'UI events subscription error'));
-    sub.on('message', (_channel: string, message: string) => this.publish(message));
-    this.subscribed = sub.subscribe(this.channel).catch((err: unknown) => {
-      this.logger.warn({ err: (err as Error).message }, 'could not subscribe to UI events');
-      this.subscribed = undefined;
-      this.sub = undefined;
-      sub.disconnect();
-      throw err;
-    });
-    this.heartbeat = setInterval(() => {
-      for (const c of this.clients) c.stream.write(': keep-alive\n\n');
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref();
-    return this.subscribed;
-  }
-
-  private publish(message: string): void {
-    if (this.clients.size === 0) return;
-    let parsed: { type: string; alerts?: Array<{ id: string; tenant?: string; namespace?: string }>; items?: Array<{ id: string }> } | undefined;
-    for (const client of this.clients) {
-      const { scope } = client;
-      if (scope.tenant === undefined && !scope.namespaces) {
-        client.stream.write(`data: ${message}\n\n`);
-        continue;
-      }
-      parsed ??= JSON.parse(message);
-      const p = parsed!;
-      if (p.type === 'alerts') {
-        const shown = p.alerts!.filter((a) => visible(scope, a));
-        if (shown.length === 0) continue;
-        for (const a of shown) remember(client.seen, a.id);
-        client.stream.write(`data: ${JSON.stringify({ type: 'alerts', alerts: shown })}\n\n`);
-      } else if (p.type === 'deliveries') {
-        const items = p.items!.filter((i) => client.seen.has(i.id));
-        if (items.length > 0) client.stream.write(`data: ${JSON.stringify({ type: 'deliveries', items })}\n\n`);
-      }
-    }
-  }
-
-  close(): void {
-    clearInterval(this.heartbeat);
-    for (const c of this.clients) c.stream.end();
-    this.clients.clear();
-    this.sub?.disconnect();
-    this.sub = undefined;
-    this.subscribed = undefined;
-  }
-}
-
-function remember(seen: Set<string>, id: string): void {
-  seen.add(id);
-  if (seen.size > SEEN_PER_CLIENT) seen.delete(seen.values().next().value!);
 }

@@ -2,7 +2,7 @@ import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
 import { alertJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
-import { ADD_SCRIPT, INDEX_EXPIRY_RENEW_MS, STATUS_SCRIPT } from './scripts.js';
+import { ADD_SCRIPT, COUNT_SCRIPT, INDEX_EXPIRY_RENEW_MS, MIGRATE_SCRIPT, PAGE_SCRIPT, STATUS_SCRIPT } from './scripts.js';
 
 export interface Retention {
   maxAlerts: number;
@@ -41,10 +41,11 @@ export type IndexedField = (typeof INDEXED)[number];
 type StoreRedis = Redis & {
   falconetUiAdd(...argv: Array<string | number>): Promise<[number, number]>;
   falconetUiStatus(...argv: string[]): Promise<number>;
+  falconetUiPage(key: string, before: string, min: string, count: number): Promise<string[]>;
+  falconetUiCount(key: string, min: string, max: string): Promise<number>;
+  falconetUiMigrate(key: string, k: string): Promise<number>;
 };
 
-/** Output summaries in /api/events are cut here: the page fetches the whole alert when opened. */
-const SUMMARY_OUTPUT_CHARS = 300;
 const MAX_STATUS_ERROR = 500;
 
 /**
@@ -57,6 +58,8 @@ export class AlertStore {
   private readonly redis: StoreRedis;
   /** Index key suffix → when this process last renewed its expiry (performance.now()). */
   private readonly renewedAt = new Map<string, number>();
+  /** The older layout converted (MIGRATE_SCRIPT) before this process first reads or writes an index. */
+  private migrated?: Promise<void>;
 
   constructor(
     redis: Redis,
@@ -69,8 +72,23 @@ export class AlertStore {
       // hash-tagged, so every store key is in that key's slot): a Cluster client routes by it.
       redis.defineCommand('falconetUiAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
       redis.defineCommand('falconetUiStatus', { numberOfKeys: 1, lua: STATUS_SCRIPT });
+      redis.defineCommand('falconetUiPage', { numberOfKeys: 1, lua: PAGE_SCRIPT });
+      redis.defineCommand('falconetUiCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
+      redis.defineCommand('falconetUiMigrate', { numberOfKeys: 1, lua: MIGRATE_SCRIPT });
     }
     this.redis = redis as StoreRedis;
+  }
+
+  /** Resolves once the store's layout is current; a failure is retried by the next call. */
+  ready(): Promise<void> {
+    this.migrated ??= this.redis.falconetUiMigrate(`${this.key}:idx`, this.key).then(
+      () => undefined,
+      (err: unknown) => {
+        this.migrated = undefined;
+        throw err;
+      },
+    );
+    return this.migrated;
   }
 
   get events(): string {
@@ -80,6 +98,7 @@ export class AlertStore {
   /** Stores a batch of alerts in one script call; an alert already stored (same id) is left as it is. */
   async add(items: readonly StoreInput[]): Promise<{ stored: number; evicted: number }> {
     if (items.length === 0) return { stored: 0, evicted: 0 };
+    await this.ready();
     const { maxAlerts, maxBytes, maxAge } = this.retention;
     const ttl = Math.ceil(maxAge / 1000) + 3600;
     const argv: Array<string | number> = [this.key, maxAlerts, maxBytes, maxAge * 1000, ttl, ''];
@@ -88,24 +107,18 @@ export class AlertStore {
     const renew: string[] = [];
     for (const { alert, outputs } of items) {
       const values = indexValues(alert);
-      const ix: string[] = [];
-      for (const field of INDEXED) for (const v of values[field]) ix.push(indexSuffix(field, v));
-      for (const key of ix) {
-        if (now - (this.renewedAt.get(key) ?? -Infinity) < INDEX_EXPIRY_RENEW_MS) continue;
-        this.renewedAt.set(key, now);
-        renew.push(key);
+      let ix = '';
+      for (const field of INDEXED) {
+        for (const v of values[field]) {
+          const key = indexSuffix(field, v);
+          ix = ix === '' ? key : `${ix}\x1f${key}`;
+          if (now - (this.renewedAt.get(key) ?? -Infinity) < INDEX_EXPIRY_RENEW_MS) continue;
+          this.renewedAt.set(key, now);
+          renew.push(key);
+        }
       }
-      const counters = [`p:${alert.priority}`, `r:${clean(alert.rule)}`, `s:${clean(alert.source)}`];
-      if (values.namespace[0] !== undefined) counters.push(`n:${values.namespace[0]}`);
-      argv.push(
-        alert.id,
-        ix.join('\x1f'),
-        outputs.map(clean).join('\x1f'),
-        alertJson(alert),
-        JSON.stringify(summaryOf(alert, values)),
-        counters.join('\x1f'),
-        values.tenant[0] ?? '',
-      );
+      // The record as stored: the header names its index lists and outputs (for eviction and reads).
+      argv.push(alert.id, `${ix}\x1e${outputs.map(clean).join('\x1f')}\n${alertJson(alert)}`);
     }
     argv[5] = renew.join('\x1f');
     const [stored, evicted] = await this.redis.falconetUiAdd(`${this.key}:idx`, ...argv);
@@ -136,12 +149,13 @@ export class AlertStore {
     });
   }
 
+  /** Per routed output: its last status, or pending when none was written yet. */
   async deliveries(id: string, outputs: readonly string[]): Promise<Record<string, DeliveryStatus>> {
     if (outputs.length === 0) return {};
     const values = await this.redis.hmget(`${this.key}:del`, ...outputs.map((o) => `${id}\x1f${o}`));
     const out: Record<string, DeliveryStatus> = {};
     outputs.forEach((o, i) => {
-      if (values[i]) out[o] = JSON.parse(values[i]!) as DeliveryStatus;
+      out[o] = values[i] ? (JSON.parse(values[i]!) as DeliveryStatus) : { status: 'pending', attempts: 0 };
     });
     return out;
   }
@@ -152,15 +166,16 @@ export class AlertStore {
 
   /** Ids with their sequence, newest first, strictly below `before` and within [min, ...]. */
   async page(key: string, before: number, min: number, count: number): Promise<Array<{ id: string; seq: number }>> {
-    const max = Number.isFinite(before) ? `(${before}` : '+inf';
-    const flat = await this.redis.zrevrangebyscore(key, max, Number.isFinite(min) ? min : '-inf', 'WITHSCORES', 'LIMIT', 0, count);
+    await this.ready();
+    const flat = await this.redis.falconetUiPage(key, bound(before), bound(min), count);
     const out: Array<{ id: string; seq: number }> = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, seq: Number(flat[i + 1]) });
     return out;
   }
 
   async count(key: string, min: number, max: number): Promise<number> {
-    return this.redis.zcount(key, Number.isFinite(min) ? min : '-inf', Number.isFinite(max) ? max : '+inf');
+    await this.ready();
+    return this.redis.falconetUiCount(key, bound(min), bound(max));
   }
 
   /** Per-minute counter hashes of one scope ('*' or a tenant) for the minutes given. */
@@ -172,9 +187,15 @@ export class AlertStore {
   }
 
   async size(): Promise<{ alerts: number; bytes: number }> {
-    const [alerts, bytes] = await Promise.all([this.redis.zcard(`${this.key}:idx`), this.redis.get(`${this.key}:bytes`)]);
+    await this.ready();
+    const [alerts, bytes] = await Promise.all([this.redis.llen(`${this.key}:idx`), this.redis.get(`${this.key}:bytes`)]);
     return { alerts, bytes: Number(bytes ?? 0) };
   }
+}
+
+/** A sequence bound for the page and count scripts: '' for none. */
+function bound(seq: number): string {
+  return Number.isFinite(seq) ? String(seq) : '';
 }
 
 /** Separators of the record header may not appear inside a value. */
@@ -197,20 +218,5 @@ export function indexValues(alert: Alert): Record<IndexedField, string[]> {
     namespace: ns ? [ns] : [],
     tenant: typeof tenant === 'string' && tenant !== '' ? [tenant] : [],
     tag: [...new Set(alert.tags.filter((t) => typeof t === 'string' && t !== ''))],
-  };
-}
-
-function summaryOf(alert: Alert, values: Record<IndexedField, string[]>) {
-  return {
-    id: alert.id,
-    time: alert.time,
-    priority: alert.priority,
-    rule: alert.rule,
-    source: alert.source,
-    hostname: alert.hostname,
-    namespace: values.namespace[0],
-    tenant: values.tenant[0],
-    tags: alert.tags,
-    output: alert.output?.slice(0, SUMMARY_OUTPUT_CHARS),
   };
 }

@@ -65,6 +65,32 @@ async function storedCount(p: Pipeline, n: number, headers: Record<string, strin
 }
 const outputs = (l: Listed) => l.alerts.map((a) => a.output as string).sort();
 
+/** GET /api/events read as the page reads it; events() parses what arrived so far. */
+function liveStream(p: Pipeline, headers: Record<string, string>) {
+  const controller = new AbortController();
+  let text = '';
+  let reading: Promise<void> = Promise.resolve();
+  const open = fetch(`${p.collector.url}/api/events`, { headers, signal: controller.signal }).then((res) => {
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        text += new TextDecoder().decode(value);
+      }
+    })();
+  });
+  return {
+    open,
+    events: (): Array<Record<string, any>> => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6))),
+    close: async () => {
+      controller.abort();
+      await reading;
+    },
+  };
+}
+
 describe('UI API: /api/alerts filters, paging, detail, stats, export, events', () => {
   it('every filter selects exactly the alerts it names, newest first', async () => {
     const sink = await rig.capture();
@@ -156,6 +182,27 @@ describe('UI API: /api/alerts filters, paging, detail, stats, export, events', (
     expect(stats.total).toBe(1);
     const platformStats = (await (await api(p, '/api/stats', as('p'))).json()) as { total: number };
     expect(platformStats.total).toBe(3);
+
+    // The live stream is scoped too: team-a's stream carries team-a's new alerts and their
+    // delivery status, nothing of team-b's; the platform's carries both.
+    const streams = { a: liveStream(p, as('a')), p: liveStream(p, as('p')) };
+    await Promise.all(Object.values(streams).map((s) => s.open));
+    await postAll(p, [falco({ ns: 'team-b', output: 'b-live' })], { ...falcoHeaders(), ...as('b') });
+    await postAll(p, [falco({ ns: 'team-a', output: 'a-live' })], { ...falcoHeaders(), ...as('a') });
+    const aLive = await waitFor(async () => (await list(p, '', as('a'))).alerts.find((a) => a.output === 'a-live'), { what: 'a-live stored' });
+    const bLive = (await list(p, 'tenant=team-b', as('p'))).alerts.find((a) => a.output === 'b-live')!;
+    await waitFor(() => streams.p.events().some((e) => e.type === 'deliveries' && e.items.some((i: any) => i.id === aLive.id)) && streams.p.events().some((e) => e.type === 'deliveries' && e.items.some((i: any) => i.id === bLive.id)), { what: 'both delivered, on the platform stream' });
+    await waitFor(() => streams.a.events().some((e) => e.type === 'deliveries' && e.items.some((i: any) => i.id === aLive.id)), { what: "a-live's delivery on team-a's stream" });
+    const liveAlerts = (s: ReturnType<typeof liveStream>) => s.events().filter((e) => e.type === 'alerts').flatMap((e) => e.alerts.map((a: any) => a.output));
+    expect(liveAlerts(streams.p).sort()).toEqual(['a-live', 'b-live']);
+    expect(liveAlerts(streams.a)).toEqual(['a-live']);
+    const aText = JSON.stringify(streams.a.events());
+    expect(aText).not.toContain(bLive.id);
+    expect(aText).not.toContain('b-live');
+    // A summary, as the page shows it before opening the alert.
+    const summary = streams.a.events().find((e) => e.type === 'alerts')!.alerts[0];
+    expect(summary).toMatchObject({ id: aLive.id, seq: aLive.seq, tenant: 'team-a', namespace: 'team-a', priority: aLive.priority, rule: aLive.rule });
+    for (const s of Object.values(streams)) await s.close();
   }, 60_000);
 
   it('free text is a plain substring over rule and output: -, quotes, :, non-ASCII, regex characters', async () => {
