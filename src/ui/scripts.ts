@@ -234,11 +234,12 @@ return math.max(to - from, 0)
 /**
  * The layout before lists (every index a sorted set of alert ids scored by sequence; records,
  * statuses and counters as now) converted in place, once, by the first process that opens the
- * store after an upgrade: each index is rebuilt from its sorted set in sequence order. One script
+ * store after an upgrade: each index is rebuilt from its sorted set in sequence order, and the
+ * memory estimate recounted (an index entry costs less than it did). One script
  * run, so no write interleaves; it holds Redis for a time proportional to the store (every record header is read once).
  * ARGV: K. Returns how many alerts it converted (0: nothing to convert).
  */
-export const MIGRATE_SCRIPT = `${COMMON}
+export const MIGRATE_SCRIPT = `${COMMON}${EVICT}
 local K = ARGV[1]
 if redis.call('TYPE', K .. ':idx').ok ~= 'zset' then return 0 end
 local function convert(key)
@@ -251,21 +252,23 @@ local function convert(key)
   each('RPUSH', key, entries)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
--- The index keys are named in the record headers.
-local keys, n = {}, redis.call('ZCARD', K .. ':idx')
+-- The index keys are named in the record headers; the memory estimate is recounted with today's costs.
+local keys, n, bytes = {}, redis.call('ZCARD', K .. ':idx'), 0
 for start = 0, n - 1, 1000 do
   local ids = redis.call('ZRANGE', K .. ':idx', start, start + 999)
   if #ids > 0 then
     for _, rec in ipairs(redis.call('HMGET', K .. ':rec', unpack(ids))) do
       if rec then
-        local ixs = headerOf(rec)
+        local ixs, outs = headerOf(rec)
         for _, ix in ipairs(ixs) do keys[ix] = true end
+        bytes = bytes + cost(#rec, #ixs, #outs)
       end
     end
   end
 end
 for ix in pairs(keys) do convert(K .. ':ix:' .. ix) end
 convert(K .. ':idx')
+redis.call('SET', K .. ':bytes', bytes)
 return n
 `;
 

@@ -169,6 +169,10 @@ describe('UI event store (real Redis)', () => {
     }
     expect(await redis.pttl(`${key}:ix:rule:${alerts[0]!.rule}`)).toBeGreaterThan(ruleTtl - 60_000);
     expect(await s.deliveries(alerts[0]!.id, ['slack'])).toEqual({ slack: { status: 'pending', attempts: 0 } });
+    // The memory estimate is that of the same alerts stored in the new layout.
+    const fresh = store();
+    await fresh.add(alerts.map((alert) => ({ alert, outputs: ['slack'] })));
+    expect((await s.size()).bytes).toBe((await fresh.size()).bytes);
     // Written in the new layout from then on, after the converted alerts.
     await s.add([{ alert: fixtureAlert(300), outputs: [] }]);
     const after = await queryAlerts(s, {}, 2);
