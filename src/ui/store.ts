@@ -2,7 +2,7 @@ import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
 import { alertJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
-import { ADD_SCRIPT, COUNT_SCRIPT, INDEX_EXPIRY_RENEW_MS, MIGRATE_SCRIPT, PAGE_SCRIPT, STATUS_SCRIPT } from './scripts.js';
+import { ADD_SCRIPT, COUNT_SCRIPT, INDEX_EXPIRY_RENEW_MS, MAX_ALERTS_PER_CALL, MIGRATE_SCRIPT, PAGE_SCRIPT, POSITION_BASE, POSITION_ZERO, STATUS_SCRIPT } from './scripts.js';
 
 export interface Retention {
   maxAlerts: number;
@@ -99,30 +99,51 @@ export class AlertStore {
   async add(items: readonly StoreInput[]): Promise<{ stored: number; evicted: number }> {
     if (items.length === 0) return { stored: 0, evicted: 0 };
     await this.ready();
+    let stored = 0;
+    let evicted = 0;
+    for (let i = 0; i < items.length; i += MAX_ALERTS_PER_CALL) {
+      const [s, e] = await this.redis.falconetUiAdd(`${this.key}:idx`, ...this.addArgs(items.slice(i, i + MAX_ALERTS_PER_CALL)));
+      stored += s;
+      evicted += e;
+    }
+    return { stored, evicted };
+  }
+
+  /** ADD_SCRIPT's arguments: the records, then the batch grouped by index key (tenant keys first). */
+  private addArgs(items: readonly StoreInput[]): Array<string | number> {
     const { maxAlerts, maxBytes, maxAge } = this.retention;
     const ttl = Math.ceil(maxAge / 1000) + 3600;
-    const argv: Array<string | number> = [this.key, maxAlerts, maxBytes, maxAge * 1000, ttl, ''];
-    const now = performance.now();
-    if (this.renewedAt.size > 100_000) this.renewedAt.clear();
-    const renew: string[] = [];
-    for (const { alert, outputs } of items) {
+    const argv: Array<string | number> = [this.key, maxAlerts, maxBytes, maxAge * 1000, ttl, '', items.length];
+    const tenants = new Map<string, string>();
+    const others = new Map<string, string>();
+    items.forEach(({ alert, outputs }, position) => {
+      const at = String.fromCharCode(POSITION_ZERO + Math.floor(position / POSITION_BASE), POSITION_ZERO + (position % POSITION_BASE));
       const values = indexValues(alert);
       let ix = '';
       for (const field of INDEXED) {
+        const groups = field === 'tenant' ? tenants : others;
         for (const v of values[field]) {
           const key = indexSuffix(field, v);
           ix = ix === '' ? key : `${ix}\x1f${key}`;
-          if (now - (this.renewedAt.get(key) ?? -Infinity) < INDEX_EXPIRY_RENEW_MS) continue;
-          this.renewedAt.set(key, now);
-          renew.push(key);
+          groups.set(key, (groups.get(key) ?? '') + at);
         }
       }
       // The record as stored: the header names its index lists and outputs (for eviction and reads).
-      argv.push(alert.id, `${ix}\x1e${outputs.map(clean).join('\x1f')}\n${alertJson(alert)}`);
+      argv.push(alert.id, `${ix}\x1e${outputs.map(clean).join('\x1f')}\n${alertJson(alert)}`, outputs.length);
+    });
+    const now = performance.now();
+    if (this.renewedAt.size > 100_000) this.renewedAt.clear();
+    const renew: string[] = [];
+    for (const groups of [tenants, others]) {
+      for (const [key, positions] of groups) {
+        argv.push(key, positions);
+        if (now - (this.renewedAt.get(key) ?? -Infinity) < INDEX_EXPIRY_RENEW_MS) continue;
+        this.renewedAt.set(key, now);
+        renew.push(key);
+      }
     }
     argv[5] = renew.join('\x1f');
-    const [stored, evicted] = await this.redis.falconetUiAdd(`${this.key}:idx`, ...argv);
-    return { stored, evicted };
+    return argv;
   }
 
   /** Writes delivery status changes in one script call; statuses of alerts not stored are ignored. */

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { AlertStore, INDEXED, indexValues } from '../../../src/ui/store.js';
 import { SCAN_BOUND, queryAlerts } from '../../../src/ui/query.js';
 import { statusesOf } from '../../../src/ui/record.js';
+import { readStats } from '../../../src/ui/stats.js';
+import { TENANT_FIELD } from '../../../src/auth/authenticator.js';
 import { stringifyJson } from '../../../src/alert/json.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { uiMemory, fixtureAlert } from '../../helpers/ui.js';
@@ -92,6 +94,33 @@ describe('UI event store (real Redis)', () => {
     expect(found).toEqual(['the only match: needle-Ω42']);
     expect(pages).toBe(3);
   }, 60_000);
+
+  it('one batch of several tenants: each alert in its own indexes, chart counters per tenant and in all', async () => {
+    const s = store();
+    const tenantOf = (i: number) => (i % 3 === 0 ? 'team-a' : i % 3 === 1 ? 'team-b' : undefined);
+    const alerts = Array.from({ length: 90 }, (_, i) => {
+      const a = fixtureAlert(i);
+      const tenant = tenantOf(i);
+      if (tenant) a.output_fields[TENANT_FIELD] = tenant;
+      return a;
+    });
+    // A duplicate in the same batch is stored (and counted) once.
+    await s.add([...alerts, alerts[0]!].map((alert) => ({ alert, outputs: ['slack'] })));
+    const now = Date.now();
+    const all = await readStats(s, '*', now - 60_000, now);
+    const a = await readStats(s, 'team-a', now - 60_000, now);
+    const b = await readStats(s, 'team-b', now - 60_000, now);
+    expect([all.total, a.total, b.total]).toEqual([90, 30, 30]);
+    const ruleOf = (list: Alert[]) => list.filter((x) => x.rule === alerts[0]!.rule).length;
+    expect(a.topRules.find((r) => r.name === alerts[0]!.rule)?.count).toBe(ruleOf(alerts.filter((_, i) => tenantOf(i) === 'team-a')));
+    expect(all.topRules.find((r) => r.name === alerts[0]!.rule)?.count).toBe(ruleOf(alerts));
+    for (const tenant of ['team-a', 'team-b']) {
+      const page = await queryAlerts(s, { tenant: [tenant] }, 100);
+      expect(page.alerts.map((x) => x.alert.id)).toEqual(alerts.filter((_, i) => tenantOf(i) === tenant).map((x) => x.id).reverse());
+    }
+    const byRule = await queryAlerts(s, { rule: [alerts[1]!.rule] }, 100);
+    expect(byRule.alerts.map((x) => x.alert.id)).toEqual(alerts.filter((x) => x.rule === alerts[1]!.rule).map((x) => x.id).reverse());
+  });
 
   it('bounded by bytes and by age, whichever bites first', async () => {
     const byBytes = store({ maxBytes: 200_000 });
