@@ -12,6 +12,8 @@ const HEARTBEAT_MS = 15_000;
 const SEEN_PER_CLIENT = 5000;
 /** Output summaries in /api/events are cut here: the page fetches the whole alert when opened. */
 const SUMMARY_OUTPUT_CHARS = 300;
+/** Store events waiting to be forwarded, at most (each is one script call's alerts or statuses). */
+const MAX_QUEUED_EVENTS = 1000;
 
 interface Client {
   stream: PassThrough;
@@ -65,6 +67,8 @@ export class EventHub {
   private heartbeat?: NodeJS.Timeout;
   private subscribed?: Promise<unknown>;
   private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private dropping = false;
 
   constructor(
     private readonly store: AlertStore,
@@ -102,7 +106,20 @@ export class EventHub {
     this.sub = sub;
     sub.on('error', (err: Error) => this.logger.debug({ err: err.message }, 'UI events subscription error'));
     sub.on('message', (_channel: string, message: string) => {
-      this.queue = this.queue.then(() => this.handle(message)).catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'UI event not forwarded'));
+      // Bounded: with the store's reads stuck (Redis slow), later events are dropped, not queued without end.
+      if (this.queued >= MAX_QUEUED_EVENTS) {
+        if (!this.dropping) this.logger.warn({ queued: this.queued }, 'UI live events dropped: the store is read too slowly');
+        this.dropping = true;
+        return;
+      }
+      this.queued++;
+      this.queue = this.queue
+        .then(() => this.handle(message))
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'UI event not forwarded'))
+        .finally(() => {
+          this.queued--;
+          if (this.queued === 0) this.dropping = false;
+        });
     });
     this.subscribed = sub.subscribe(this.store.events).catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message }, 'could not subscribe to UI events');

@@ -21,10 +21,15 @@
  * without decoding its JSON.
  */
 
-/** Redis memory per stored alert beyond its record, per index entry and per delivery status (measured, Redis 7). */
+/**
+ * Redis memory per stored alert beyond its record, per index entry, per delivery status and per
+ * index list (a key of its own: a value seen once, a hostname or a tag, costs this much more;
+ * measured, Redis 7).
+ */
 export const PER_ALERT = 210;
 export const PER_INDEX_ENTRY = 55;
 export const PER_DELIVERY = 120;
+export const PER_LIST = 200;
 
 /**
  * An index key's expiry (maxAge + 60 s, a backstop: eviction empties it first) is renewed at most
@@ -67,8 +72,14 @@ local function lowerBound(key, seq, after)
   return lo
 end
 -- Variadic commands in chunks: unpack() of a long table overflows Lua's stack.
+-- Returns the first call's reply (RPUSH: the list's length after it).
 local function each(command, key, items)
-  for i = 1, #items, 1000 do redis.call(command, key, unpack(items, i, math.min(i + 999, #items))) end
+  local first
+  for i = 1, #items, 1000 do
+    local reply = redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
+    first = first or reply
+  end
+  return first
 end
 -- The record header: index keys and outputs.
 local function headerOf(rec)
@@ -86,17 +97,23 @@ local function cost(recLen, ixCount, outCount)
   return recLen + ${PER_ALERT} + ${PER_INDEX_ENTRY} * (ixCount + 1) + ${PER_DELIVERY} * outCount
 end
 -- Drops the head of an index list up to sequence 'upto': normally the 'expected' first entries.
+-- Returns the memory it frees beyond the entries: the list's own when it is emptied (and so gone).
 local function trimHead(key, upto, expected)
   local head = redis.call('LRANGE', key, 0, expected)
   local n = 0
   while n < #head and seqOf(head[n + 1]) <= upto do n = n + 1 end
   if n == #head and n > expected then n = lowerBound(key, upto, true) end
-  if n > 0 then redis.call('LTRIM', key, n, -1) end
+  if n == 0 then return 0 end
+  redis.call('LTRIM', key, n, -1)
+  if n < #head then return 0 end
+  if #head <= expected then return ${PER_LIST} end
+  return redis.call('EXISTS', key) == 0 and ${PER_LIST} or 0
 end
 -- Once a bound is exceeded, removes the oldest alerts until the store is 1% (at most 500 alerts)
--- under it, at most 'budget' of them; returns how many. The slack makes eviction a run every few
--- hundred writes rather than a few entries on every write: each run trims every index list it
--- touches once, and at one alert per write that was most of the store's cost (issue #10).
+-- under the bound it crossed (count or bytes; past maxAge only what is older), at most 'budget' of
+-- them; returns how many. The slack makes eviction a run every few hundred writes rather than a
+-- few entries on every write: each run trims every index list it touches once, and at one alert
+-- per write that was most of the store's cost (issue #10).
 local function evict(K, maxAlerts, maxBytes, cutoff, budget)
   local count = redis.call('LLEN', K .. ':idx')
   local bytes = tonumber(redis.call('GET', K .. ':bytes') or '0')
@@ -104,8 +121,8 @@ local function evict(K, maxAlerts, maxBytes, cutoff, budget)
     local oldest = redis.call('LINDEX', K .. ':idx', 0)
     if not oldest or seqOf(oldest) >= cutoff then return 0 end
   end
-  maxAlerts = maxAlerts - math.min(math.floor(maxAlerts / 100), 500)
-  maxBytes = maxBytes - math.floor(maxBytes / 100)
+  if count > maxAlerts then maxAlerts = maxAlerts - math.min(math.floor(maxAlerts / 100), 500) end
+  if bytes > maxBytes then maxBytes = maxBytes - math.floor(maxBytes / 100) end
   local removed = 0
   while removed < budget do
     -- As many as the count bound says, else a few at a time (bytes and age need each record).
@@ -131,7 +148,10 @@ local function evict(K, maxAlerts, maxBytes, cutoff, budget)
     end
     if n == 0 then break end
     redis.call('LTRIM', K .. ':idx', n, -1)
-    for ix, k in pairs(touched) do trimHead(K .. ':ix:' .. ix, upto, k) end
+    local lists = 0
+    for ix, k in pairs(touched) do lists = lists + trimHead(K .. ':ix:' .. ix, upto, k) end
+    if n == #oldest and redis.call('EXISTS', K .. ':idx') == 0 then lists = lists + ${PER_LIST} end
+    freed, bytes = freed + lists, bytes - lists
     redis.call('HDEL', K .. ':rec', unpack(ids, 1, n))
     each('HDEL', K .. ':del', gone)
     if freed > 0 then redis.call('DECRBY', K .. ':bytes', freed) end
@@ -205,12 +225,13 @@ for k = 8 + n * 3, #ARGV, 2 do
     end
   end
   if #list > 0 then
-    each('RPUSH', K .. ':ix:' .. ix, list)
+    local length = each('RPUSH', K .. ':ix:' .. ix, list)
     added = added + ${PER_INDEX_ENTRY} * #list
+    if length == math.min(#list, 1000) then added = added + ${PER_LIST} end
   end
 end
 if #entries > 0 then
-  each('RPUSH', K .. ':idx', entries)
+  if each('RPUSH', K .. ':idx', entries) == math.min(#entries, 1000) then added = added + ${PER_LIST} end
   redis.call('INCRBY', K .. ':bytes', added)
   redis.call('SET', K .. ':last', string.format('%.0f', last))
 end
@@ -258,47 +279,6 @@ local max = ARGV[2] == '' and math.huge or tonumber(ARGV[2])
 local from = min == -math.huge and 0 or lowerBound(key, min, false)
 local to = max == math.huge and redis.call('LLEN', key) or lowerBound(key, max, true)
 return math.max(to - from, 0)
-`;
-
-/**
- * The layout before lists (every index a sorted set of alert ids scored by sequence; records,
- * statuses and counters as now) converted in place, once, by the first process that opens the
- * store after an upgrade: each index is rebuilt from its sorted set in sequence order, and the
- * memory estimate recounted (an index entry costs less than it did). One script
- * run, so no write interleaves; it holds Redis for a time proportional to the store (every record header is read once).
- * ARGV: K. Returns how many alerts it converted (0: nothing to convert).
- */
-export const MIGRATE_SCRIPT = `${COMMON}${EVICT}
-local K = ARGV[1]
-if redis.call('TYPE', K .. ':idx').ok ~= 'zset' then return 0 end
-local function convert(key)
-  if redis.call('TYPE', key).ok ~= 'zset' then return end
-  local entries = {}
-  local flat = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  for i = 1, #flat, 2 do table.insert(entries, string.format('%.0f', tonumber(flat[i + 1])) .. ' ' .. flat[i]) end
-  local ttl = redis.call('PTTL', key)
-  redis.call('DEL', key)
-  each('RPUSH', key, entries)
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-end
--- The index keys are named in the record headers; the memory estimate is recounted with today's costs.
-local keys, n, bytes = {}, redis.call('ZCARD', K .. ':idx'), 0
-for start = 0, n - 1, 1000 do
-  local ids = redis.call('ZRANGE', K .. ':idx', start, start + 999)
-  if #ids > 0 then
-    for _, rec in ipairs(redis.call('HMGET', K .. ':rec', unpack(ids))) do
-      if rec then
-        local ixs, outs = headerOf(rec)
-        for _, ix in ipairs(ixs) do keys[ix] = true end
-        bytes = bytes + cost(#rec, #ixs, #outs)
-      end
-    end
-  end
-end
-for ix in pairs(keys) do convert(K .. ':ix:' .. ix) end
-convert(K .. ':idx')
-redis.call('SET', K .. ':bytes', bytes)
-return n
 `;
 
 /**

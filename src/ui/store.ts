@@ -1,8 +1,9 @@
+import { Cluster } from 'ioredis';
 import type { RedisClient as Redis } from '../queue/connection.js';
 import { alertNamespace, type Alert } from '../alert/alert.js';
 import { alertJson } from '../alert/json.js';
 import { TENANT_FIELD } from '../auth/authenticator.js';
-import { ADD_SCRIPT, COUNT_SCRIPT, INDEX_EXPIRY_RENEW_MS, MAX_ALERTS_PER_CALL, MIGRATE_SCRIPT, PAGE_SCRIPT, POSITION_BASE, POSITION_ZERO, STATUS_SCRIPT } from './scripts.js';
+import { ADD_SCRIPT, COUNT_SCRIPT, INDEX_EXPIRY_RENEW_MS, MAX_ALERTS_PER_CALL, PAGE_SCRIPT, POSITION_BASE, POSITION_ZERO, STATUS_SCRIPT } from './scripts.js';
 
 export interface Retention {
   maxAlerts: number;
@@ -43,7 +44,6 @@ type StoreRedis = Redis & {
   falconetUiStatus(...argv: string[]): Promise<number>;
   falconetUiPage(key: string, before: string, min: string, count: number): Promise<string[]>;
   falconetUiCount(key: string, min: string, max: string): Promise<number>;
-  falconetUiMigrate(key: string, k: string): Promise<number>;
 };
 
 const MAX_STATUS_ERROR = 500;
@@ -55,18 +55,23 @@ const MAX_STATUS_ERROR = 500;
  */
 export class AlertStore {
   readonly key: string;
+  private readonly legacyKey: string;
   private readonly redis: StoreRedis;
   /** Index key suffix → when this process last renewed its expiry (performance.now()). */
   private readonly renewedAt = new Map<string, number>();
-  /** The older layout converted (MIGRATE_SCRIPT) before this process first reads or writes an index. */
-  private migrated?: Promise<void>;
+  private legacyRemoval?: Promise<void>;
 
   constructor(
     redis: Redis,
     prefix: string,
     readonly retention: Retention,
   ) {
-    this.key = `${prefix}:ui`;
+    // ui2: the layout with list indexes. The earlier one (sorted sets, under `<prefix>:ui`) is
+    // not converted but removed (removeLegacyStore): converting a full store held Redis for
+    // seconds, and workers of the earlier release still writing it in a rolling upgrade would
+    // have left records no index names.
+    this.key = `${prefix}:ui2`;
+    this.legacyKey = `${prefix}:ui`;
     if (!('falconetUiAdd' in redis)) {
       // One declared key (the script reads the others from ARGV; with Cluster the prefix is
       // hash-tagged, so every store key is in that key's slot): a Cluster client routes by it.
@@ -74,21 +79,8 @@ export class AlertStore {
       redis.defineCommand('falconetUiStatus', { numberOfKeys: 1, lua: STATUS_SCRIPT });
       redis.defineCommand('falconetUiPage', { numberOfKeys: 1, lua: PAGE_SCRIPT });
       redis.defineCommand('falconetUiCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
-      redis.defineCommand('falconetUiMigrate', { numberOfKeys: 1, lua: MIGRATE_SCRIPT });
     }
     this.redis = redis as StoreRedis;
-  }
-
-  /** Resolves once the store's layout is current; a failure is retried by the next call. */
-  ready(): Promise<void> {
-    this.migrated ??= this.redis.falconetUiMigrate(`${this.key}:idx`, this.key).then(
-      () => undefined,
-      (err: unknown) => {
-        this.migrated = undefined;
-        throw err;
-      },
-    );
-    return this.migrated;
   }
 
   get events(): string {
@@ -98,7 +90,9 @@ export class AlertStore {
   /** Stores a batch of alerts in one script call; an alert already stored (same id) is left as it is. */
   async add(items: readonly StoreInput[]): Promise<{ stored: number; evicted: number }> {
     if (items.length === 0) return { stored: 0, evicted: 0 };
-    await this.ready();
+    this.legacyRemoval ??= removeLegacyStore(this.redis, this.legacyKey).catch(() => {
+      this.legacyRemoval = undefined;
+    });
     let stored = 0;
     let evicted = 0;
     for (let i = 0; i < items.length; i += MAX_ALERTS_PER_CALL) {
@@ -119,17 +113,19 @@ export class AlertStore {
     items.forEach(({ alert, outputs }, position) => {
       const at = String.fromCharCode(POSITION_ZERO + Math.floor(position / POSITION_BASE), POSITION_ZERO + (position % POSITION_BASE));
       const values = indexValues(alert);
-      let ix = '';
+      // Each list once per alert: values that differ only in separators clean to the same key.
+      const keys = new Set<string>();
       for (const field of INDEXED) {
         const groups = field === 'tenant' ? tenants : others;
         for (const v of values[field]) {
           const key = indexSuffix(field, v);
-          ix = ix === '' ? key : `${ix}\x1f${key}`;
+          if (keys.has(key)) continue;
+          keys.add(key);
           groups.set(key, (groups.get(key) ?? '') + at);
         }
       }
       // The record as stored: the header names its index lists and outputs (for eviction and reads).
-      argv.push(alert.id, `${ix}\x1e${outputs.map(clean).join('\x1f')}\n${alertJson(alert)}`, outputs.length);
+      argv.push(alert.id, `${[...keys].join('\x1f')}\x1e${outputs.map(clean).join('\x1f')}\n${alertJson(alert)}`, outputs.length);
     });
     const now = performance.now();
     if (this.renewedAt.size > 100_000) this.renewedAt.clear();
@@ -187,7 +183,6 @@ export class AlertStore {
 
   /** Ids with their sequence, newest first, strictly below `before` and within [min, ...]. */
   async page(key: string, before: number, min: number, count: number): Promise<Array<{ id: string; seq: number }>> {
-    await this.ready();
     const flat = await this.redis.falconetUiPage(key, bound(before), bound(min), count);
     const out: Array<{ id: string; seq: number }> = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, seq: Number(flat[i + 1]) });
@@ -195,7 +190,6 @@ export class AlertStore {
   }
 
   async count(key: string, min: number, max: number): Promise<number> {
-    await this.ready();
     return this.redis.falconetUiCount(key, bound(min), bound(max));
   }
 
@@ -208,9 +202,29 @@ export class AlertStore {
   }
 
   async size(): Promise<{ alerts: number; bytes: number }> {
-    await this.ready();
     const [alerts, bytes] = await Promise.all([this.redis.llen(`${this.key}:idx`), this.redis.get(`${this.key}:bytes`)]);
     return { alerts, bytes: Number(bytes ?? 0) };
+  }
+}
+
+/**
+ * Deletes the store of the earlier layout (`<prefix>:ui`: sorted-set indexes) in small steps, so
+ * Redis is never held: its hashes and indexes with UNLINK (freed in Redis's background thread),
+ * the index keys found by SCAN. Sessions (`<prefix>:ui:session:*`) and chart counters (which
+ * expire by themselves) are left. Runs once per process, on the first write.
+ */
+export async function removeLegacyStore(redis: Redis, legacy: string): Promise<void> {
+  if ((await redis.exists(`${legacy}:idx`, `${legacy}:rec`)) === 0) return;
+  await redis.unlink(`${legacy}:idx`, `${legacy}:rec`, `${legacy}:del`, `${legacy}:bytes`, `${legacy}:last`);
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${legacy}:ix:*`, 'COUNT', 500);
+      cursor = next;
+      // One key per call: in a Cluster, keys of one call must share a slot.
+      for (const key of keys) await node.unlink(key);
+    } while (cursor !== '0');
   }
 }
 

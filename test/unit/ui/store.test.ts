@@ -12,6 +12,7 @@ import { stringifyJson } from '../../../src/alert/json.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { uiMemory, fixtureAlert } from '../../helpers/ui.js';
 import { TestRedis } from '../../helpers/redis-server.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const redis = new Redis(REDIS_URL);
 const prefixes: string[] = [];
@@ -165,48 +166,80 @@ describe('UI event store (real Redis)', () => {
     ]);
   });
 
-  it('a store written in the earlier layout (sorted-set indexes) is converted on first use: every alert found by every filter, in order', async () => {
+  it('a store of the earlier layout (sorted-set indexes) is removed in the background on the first write; sessions stay', async () => {
     const prefix = `fnt-${randomUUID().slice(0, 8)}`;
     prefixes.push(prefix);
-    const key = `${prefix}:ui`;
+    const legacy = `${prefix}:ui`;
     const oldAdd = readFileSync(new URL('../../fixtures/ui-store-sorted-sets-add.lua', import.meta.url), 'utf8');
     const alerts = Array.from({ length: 300 }, (_, i) => fixtureAlert(i));
     for (let i = 0; i < alerts.length; i += 100) {
-      const argv: Array<string | number> = [key, 100_000, 1e9, 7 * DAY * 1000, 7 * 24 * 3600, `rule:${alerts[0]!.rule}`];
+      const argv: Array<string | number> = [legacy, 100_000, 1e9, 7 * DAY * 1000, 7 * 24 * 3600, ''];
       for (const a of alerts.slice(i, i + 100)) {
         const v = indexValues(a);
         const ix = INDEXED.flatMap((f) => v[f].map((x) => `${f}:${x}`)).join('\x1f');
         argv.push(a.id, ix, 'slack', stringifyJson(a), JSON.stringify({ id: a.id }), `p:${a.priority}`, v.tenant[0] ?? '');
       }
-      await redis.eval(oldAdd, 1, `${key}:idx`, ...argv);
+      await redis.eval(oldAdd, 1, `${legacy}:idx`, ...argv);
     }
-    expect(await redis.type(`${key}:idx`)).toBe('zset');
-    const ruleTtl = await redis.pttl(`${key}:ix:rule:${alerts[0]!.rule}`);
-    expect(ruleTtl).toBeGreaterThan(0);
+    await redis.set(`${legacy}:session:abc`, '{"user":"ops"}');
+    const legacyKeys = async () => (await redis.keys(`${legacy}:*`)).filter((k) => !k.startsWith(`${legacy}:m:`) && !k.startsWith(`${legacy}:session:`));
+    expect((await legacyKeys()).length).toBeGreaterThan(50);
 
     const s = new AlertStore(redis, prefix, { maxAlerts: 100_000, maxBytes: 1e9, maxAge: 7 * DAY });
-    const all = await queryAlerts(s, {}, 1000);
-    expect(await redis.type(`${key}:idx`)).toBe('list');
-    expect(all.total).toBe(300);
-    expect(all.alerts.map((a) => a.alert.id)).toEqual(alerts.map((a) => a.id).reverse());
-    for (const field of ['rule', 'hostname', 'priority', 'tag'] as const) {
-      const value = indexValues(alerts[5]!)[field][0]!;
-      const page = await queryAlerts(s, { [field]: [value] }, 1000);
-      const expected = alerts.filter((a) => indexValues(a)[field].includes(value)).map((a) => a.id).reverse();
-      expect(page.alerts.map((a) => a.alert.id), field).toEqual(expected);
-      expect(page.total, field).toBe(expected.length);
-    }
-    expect(await redis.pttl(`${key}:ix:rule:${alerts[0]!.rule}`)).toBeGreaterThan(ruleTtl - 60_000);
-    expect(await s.deliveries(alerts[0]!.id, ['slack'])).toEqual({ slack: { status: 'pending', attempts: 0 } });
-    // The memory estimate is that of the same alerts stored in the new layout.
-    const fresh = store();
-    await fresh.add(alerts.map((alert) => ({ alert, outputs: ['slack'] })));
-    expect((await s.size()).bytes).toBe((await fresh.size()).bytes);
-    // Written in the new layout from then on, after the converted alerts.
-    await s.add([{ alert: fixtureAlert(300), outputs: [] }]);
-    const after = await queryAlerts(s, {}, 2);
-    expect(after.total).toBe(301);
-    expect(after.alerts.map((a) => a.alert.id)).toEqual([fixtureAlert(300).id, alerts[299]!.id]);
+    await s.add([{ alert: fixtureAlert(300), outputs: ['slack'] }]);
+    await waitFor(async () => (await legacyKeys()).length === 0, { what: 'the earlier store removed' });
+    expect(await redis.get(`${legacy}:session:abc`)).toBe('{"user":"ops"}');
+    const page = await queryAlerts(s, {}, 10);
+    expect(page.total).toBe(1);
+    expect(page.alerts[0]!.alert.id).toBe(fixtureAlert(300).id);
+  });
+
+  it('the memory estimate holds with a value of its own per alert (a list each): maxBytes still bounds memory', async () => {
+    const s = store();
+    await s.add(Array.from({ length: 300 }, (_, i) => {
+      const a = fixtureAlert(i);
+      a.hostname = `node-${i}`;
+      a.tags = Array.from({ length: 5 }, (_, t) => `t-${i}-${t}`);
+      return { alert: a, outputs: ['slack'] };
+    }));
+    const { bytes } = await s.size();
+    const memory = await uiMemory(redis, s.key);
+    expect(memory).toBeLessThan(bytes * 1.15);
+    expect(memory).toBeGreaterThan(bytes * 0.85);
+    // Evicted, the lists go and so does their estimate.
+    const small = store({ maxAlerts: 100 });
+    await small.add(Array.from({ length: 300 }, (_, i) => ({ alert: Object.assign(fixtureAlert(i), { hostname: `node-${i}` }), outputs: [] })));
+    const kept = await small.size();
+    const keptMemory = await uiMemory(redis, small.key);
+    expect(keptMemory).toBeLessThan(kept.bytes * 1.15);
+    expect(keptMemory).toBeGreaterThan(kept.bytes * 0.85);
+  });
+
+  it('tags that differ only in separator characters index the alert once', async () => {
+    const s = store();
+    const a = fixtureAlert(1);
+    a.tags = ['dup\n', 'dup\x1f', 'dup ', 'other'];
+    await s.add([{ alert: a, outputs: [] }]);
+    expect(await redis.llen(s.indexKey('tag', 'dup '))).toBe(1);
+    const page = await queryAlerts(s, { tag: ['dup '] }, 10);
+    expect(page.alerts.map((x) => x.alert.id)).toEqual([a.id]);
+    expect(page.total).toBe(1);
+  });
+
+  it('past maxAge only the expired go, even with the count near its bound; over the count bound a run leaves 1% slack', async () => {
+    const s = store({ maxAlerts: 1000, maxAge: 60_000 });
+    for (let i = 0; i < 995; i += 200) await s.add(Array.from({ length: Math.min(200, 995 - i) }, (_, j) => ({ alert: fixtureAlert(i + j), outputs: [] })));
+    // The oldest alert's sequence is pushed back past maxAge (sequences are µs of storage).
+    const entry = (await redis.lindex(`${s.key}:idx`, 0))!;
+    const aged = `${Number(entry.split(' ')[0]) - 120_000_000} ${entry.split(' ')[1]}`;
+    await redis.lset(`${s.key}:idx`, 0, aged);
+    for (const key of await redis.keys(`${s.key}:ix:*`)) if ((await redis.lindex(key, 0)) === entry) await redis.lset(key, 0, aged);
+    const { evicted } = await s.add([{ alert: fixtureAlert(995), outputs: [] }]);
+    expect(evicted).toBe(1);
+    expect((await s.size()).alerts).toBe(995);
+    const over = await s.add(Array.from({ length: 10 }, (_, j) => ({ alert: fixtureAlert(996 + j), outputs: [] })));
+    expect((await s.size()).alerts).toBe(990);
+    expect(over.evicted).toBe(15);
   });
 
   it('survives a Redis restart with AOF: alerts, delivery status, indexes and the sequence (own redis-server)', async () => {
