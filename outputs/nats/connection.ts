@@ -1,6 +1,7 @@
-import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../kit/errors.js';
+import { natsTransport } from './library.js';
 
 /**
  * The one connection of a NATS output instance. The first connection is dialled here, again and
@@ -116,7 +117,7 @@ export class NatsLink {
 
   private dial(): void {
     if (this.closing) return;
-    connect({
+    natsTransport().connect({
       ...this.opts.connection,
       reconnect: true,
       maxReconnectAttempts: -1,

@@ -1,5 +1,5 @@
-import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { credsAuthenticator, headers as natsHeaders, nkeyAuthenticator, type MsgHdrs, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Alert } from '../../src/alert/alert.js';
 import { defineOutput } from '../kit/define.js';
@@ -10,6 +10,7 @@ import { redactUrl } from '../kit/redact.js';
 import type { OutputInstanceConfig, SendResult } from '../kit/types.js';
 import { NatsLink, timeoutError } from './connection.js';
 import { natsError } from './errors.js';
+import { natsJetstream, natsTransport } from './library.js';
 import { buildNatsMessage, DEFAULT_SUBJECT, SUBJECT_SYNTAX, type NatsMessage } from './payload.js';
 
 const NATS_SCHEMES = /^(nats|tls)$/;
@@ -70,9 +71,9 @@ function connectionOptions(config: NatsConfig, name: string): NodeConnectionOpti
   if (config.token) opts.token = config.token;
   if (config.nkey) {
     const seed = NKEY_SEED.test(config.nkey) ? config.nkey : readKeyFile(config.nkey, 'nkey').trim();
-    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+    opts.authenticator = natsTransport().nkeyAuthenticator(new TextEncoder().encode(seed));
   }
-  if (config.credentials) opts.authenticator = credsAuthenticator(new TextEncoder().encode(readKeyFile(config.credentials, 'credentials')));
+  if (config.credentials) opts.authenticator = natsTransport().credsAuthenticator(new TextEncoder().encode(readKeyFile(config.credentials, 'credentials')));
   if (config.tls || urls.some((u) => u.protocol === 'tls:')) {
     opts.tls = {
       ca: pem(config.tls?.ca, 'tls.ca'),
@@ -85,7 +86,7 @@ function connectionOptions(config: NatsConfig, name: string): NodeConnectionOpti
 }
 
 function toHeaders(message: NatsMessage): MsgHdrs {
-  const h = natsHeaders();
+  const h = natsTransport().headers();
   for (const [k, v] of message.headers) h.set(k, v);
   return h;
 }
@@ -151,7 +152,7 @@ export const natsOutput = defineOutput({
 
     async function sendJetStream(nc: NatsConnection, alerts: Alert[], messages: NatsMessage[], signal: AbortSignal): Promise<SendResult | void> {
       let js = clients.get(nc);
-      if (!js) clients.set(nc, (js = jetstream(nc, { timeout: config.timeout })));
+      if (!js) clients.set(nc, (js = natsJetstream().jetstream(nc, { timeout: config.timeout })));
       const client = js;
       const errors = await Promise.all(
         messages.map(async (m) => {

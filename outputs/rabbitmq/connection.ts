@@ -1,10 +1,19 @@
-import { connect, type ChannelModel, type ConfirmChannel, type Options, type RecoveringChannelModel } from 'amqplib';
+import { createRequire } from 'node:module';
+import type * as Amqp from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Options, RecoveringChannelModel } from 'amqplib';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { DeliveryError } from '../kit/errors.js';
 import { pem } from '../kit/files.js';
 import type { TlsOptions } from '../kit/options.js';
 import type { AmqpMessage } from './payload.js';
+
+/**
+ * The client library, loaded with the first connection: the collector validates rabbitmq configs
+ * but never connects, and amqplib is about 8 MB of a process's memory (as mqtt.js is, outputs/mqtt).
+ */
+let amqpLibrary: typeof Amqp | undefined;
+const amqp = (): typeof Amqp => (amqpLibrary ??= createRequire(import.meta.url)('amqplib') as typeof Amqp);
 
 /** Where and how to connect, split from the configured URL so that credentials never travel in a URL string. */
 export interface AmqpTarget {
@@ -104,7 +113,7 @@ export class AmqpLink {
 
   constructor(private readonly opts: LinkOptions) {
     const backoff = opts.backoff ?? { initialDelay: 200, maxDelay: 5_000 };
-    this.model = connect(opts.target.connect, {
+    this.model = amqp().connect(opts.target.connect, {
       ...opts.target.socket,
       recovery: { waitForConnect: false, ...backoff, setup: (model: ChannelModel) => this.setup(model) },
     });

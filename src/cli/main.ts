@@ -2,21 +2,16 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile, resolveConfigPath, type FalconetConfig } from '../config/load.js';
-import { startCollector } from '../collector/service.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, setMetricsDefaults } from '../observability/metrics.js';
 import { type WorkerEndpoints } from '../observability/metrics-server.js';
 import { ConfigReloader, reloadAnswer } from '../runtime/reload.js';
-import { startWorkerMetrics } from '../observability/worker-metrics-port.js';
 import { ensureRedis, RedisUnavailableError, type EmbeddedRedis } from '../runtime/embedded-redis.js';
-import { startWorker } from '../worker/service.js';
 import { AbortedError } from '../queue/connection.js';
-import { printCheck } from './check.js';
-import { runDlqCommand } from './dlq.js';
-import { runRouteCommand } from './route.js';
-import { importSidekickCommand } from './import-sidekick.js';
-import { sendTestAlert } from './send-test.js';
-import { hashPasswordCommand } from './hash-password.js';
+
+// Each role and command imports its own modules when it runs (import() below), not all at start:
+// a collector never loads the worker's router, delivery and output clients, nor a worker the
+// collector's HTTP app; what a process never runs it does not hold in memory (peak RSS).
 
 const USAGE = `usage: falconet <command> [--config PATH]
 
@@ -42,8 +37,8 @@ type Role = 'start' | 'collector' | 'worker';
 
 export async function main(argv: string[]): Promise<number> {
   // Its own flags (--env, --out…) and no Falconet config to load.
-  if (argv[0] === 'import-sidekick') return importSidekickCommand(argv.slice(1));
-  if (argv[0] === 'hash-password') return hashPasswordCommand();
+  if (argv[0] === 'import-sidekick') return (await import('./import-sidekick.js')).importSidekickCommand(argv.slice(1));
+  if (argv[0] === 'hash-password') return (await import('./hash-password.js')).hashPasswordCommand();
   const { values, positionals } = parseArgs({
     args: argv,
     options: {
@@ -68,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (command === 'send-test') return sendTestAlert(values.url ?? 'http://127.0.0.1:2801', values.priority ?? 'notice');
+  if (command === 'send-test') return (await import('./send-test.js')).sendTestAlert(values.url ?? 'http://127.0.0.1:2801', values.priority ?? 'notice');
   const path = resolveConfigPath(values.config);
   let config: FalconetConfig;
   try {
@@ -81,11 +76,11 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (command === 'check') {
-    printCheck(config, path);
+    (await import('./check.js')).printCheck(config, path);
     return 0;
   }
-  if (command === 'route') return runRouteCommand(config, { json: values['output-json'] ?? false });
-  if (command === 'dlq') return runDlqCommand(positionals.slice(1), values, config);
+  if (command === 'route') return (await import('./route.js')).runRouteCommand(config, { json: values['output-json'] ?? false });
+  if (command === 'dlq') return (await import('./dlq.js')).runDlqCommand(positionals.slice(1), values, config);
   if (command !== 'start' && command !== 'collector' && command !== 'worker') {
     console.error(`falconet: unknown command "${command}"\n\n${USAGE}`);
     return 2;
@@ -129,16 +124,19 @@ async function run(role: Role, config: FalconetConfig, configPath: string, metri
   try {
     if (role === 'worker') {
       // Up (and answering /healthz) while it waits for Redis.
+      const { startWorkerMetrics } = await import('../observability/worker-metrics-port.js');
       parts.push(await startWorkerMetrics(metrics, config.listen.host, config.worker.metricsPort, metricsPortFlag, logger, workerEndpoints));
     }
     // The collector first: it accepts (into the spool) even while Redis is unreachable.
     if (role !== 'worker') {
+      const { startCollector } = await import('../collector/service.js');
       const collector = await startCollector(config, logger, metrics, { reloader });
       // POST /-/reload re-reads the TLS certificates too (SIGHUP already does, in the collector's server).
       reloader.subscribe(() => void collector.reloadTls());
       parts.push(Object.assign(collector, { collector: true }));
     }
     if (role !== 'collector') {
+      const { startWorker } = await import('../worker/service.js');
       const worker = await startWorker(config, logger, metrics, { signal: starting.signal });
       workerEndpoints.ready = () => worker.ready();
       reloader.subscribe(async (next) => void (await worker.reload(next)));

@@ -6,8 +6,6 @@ import { join, resolve } from 'node:path';
 import { describeRedis, producerConnection, reportLoginFailures } from '../queue/connection.js';
 import { checkDurability } from '../queue/durability.js';
 import { INGEST_QUEUE_LABEL, appendIngest, ingestCounts } from '../queue/ingest-log.js';
-import { createDlqRoutes } from '../dlq/routes.js';
-import { createDlqService } from '../dlq/service.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { AlertStore } from '../ui/store.js';
 import { createUiRoutes, setupView } from '../ui/routes.js';
@@ -20,7 +18,7 @@ import { DurableStore } from './durable-store.js';
 import { GroupCommitter } from './group-commit.js';
 import { Spool } from './spool.js';
 import { reloadAnswer, type ConfigReloader } from '../runtime/reload.js';
-import { createTestOutputRoute } from './test-output.js';
+import { lazyRoute } from './lazy-route.js';
 
 /** Alerts per Redis write (one ingest entry), whatever the requests look like. */
 const MAX_ALERTS_PER_WRITE = 1000;
@@ -101,8 +99,18 @@ export async function startCollector(
       return false;
     }
   };
-  const dlqRoutes = createDlqRoutes(createDlqService(config, redis));
-  const testOutput = createTestOutputRoute({ config: () => opts.reloader?.config ?? config, redis, prefix: config.redis.prefix });
+  // Imported at their first request (src/collector/lazy-route.ts): both bring BullMQ.
+  const dlqRoutes = lazyRoute(
+    (ctx) => ctx.path.startsWith('/api/dlq'),
+    async () => {
+      const [{ createDlqRoutes }, { createDlqService }] = await Promise.all([import('../dlq/routes.js'), import('../dlq/service.js')]);
+      return createDlqRoutes(createDlqService(config, redis));
+    },
+  );
+  const testOutput = lazyRoute(
+    (ctx) => ctx.path === '/test' && ctx.method === 'POST' && typeof ctx.query.output === 'string',
+    async () => (await import('./test-output.js')).createTestOutputRoute({ config: () => opts.reloader?.config ?? config, redis, prefix: config.redis.prefix }),
+  );
   // The web UI's API and page (src/ui), beside the dead-letter API.
   const sessions = config.ui.users.length > 0 ? new SessionStore(redis, config.redis.prefix) : undefined;
   const uiAccess = {
