@@ -67,6 +67,9 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
     const key = values.join('\u0000');
     pending.set(key, (pending.get(key) ?? 0) + n);
   };
+  // falconet_deliveries_total{status="ok"}, counted once per send (countDelivered): a plain
+  // number per output, added to the counter when it is read, as `pending` above.
+  const pendingDelivered = new Map<string, { n: number }>();
   const countText = (text: string, suffix: string) => {
     const key = labelsOf(text).join('\u0000') + suffix;
     pending.set(key, (pending.get(key) ?? 0) + 1);
@@ -164,7 +167,24 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
       help: 'Alerts per output by delivery status (ok, rejected, failed: final; retry: to be sent again) and failure reason (none when ok)',
       labelNames: ['output', 'status', 'reason'] as const,
       registers: [registry],
+      collect() {
+        for (const [output, pending] of pendingDelivered) {
+          if (pending.n === 0) continue;
+          this.inc({ output, status: 'ok', reason: 'none' }, pending.n);
+          pending.n = 0;
+        }
+      },
     }),
+    /**
+     * Counts `n` alerts delivered to `output` (falconet_deliveries_total{status="ok"}): per send
+     * only a number is added; prom-client's label hashing runs when the counter is read.
+     */
+    deliveredCounter(output: string): (n: number) => void {
+      let pending = pendingDelivered.get(output);
+      if (!pending) pendingDelivered.set(output, (pending = { n: 0 }));
+      const counted = pending;
+      return (n) => void (counted.n += n);
+    },
     deliverySeconds: new Histogram({
       name: 'falconet_delivery_duration_seconds',
       help: 'Duration of one send to an output',
