@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { alertLabelNames, alertLabelValues, type AlertLabelOptions } from './alert-labels.js';
 
+/** What became of an alert in the router (falconet_alerts_routed_total{outcome}). */
+export type RoutedOutcome = 'routed' | 'dropped_priority' | 'duplicate' | 'unrouted' | 'dead_lettered';
+
 /** One queue's job counts, read from Redis at scrape time. */
 export interface QueueCounts {
   queue: string;
@@ -70,6 +73,7 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
   // falconet_deliveries_total{status="ok"}, counted once per send (countDelivered): a plain
   // number per output, added to the counter when it is read, as `pending` above.
   const pendingDelivered = new Map<string, { n: number }>();
+  const pendingRouted = new Map<RoutedOutcome, { n: number }>();
   const countText = (text: string, suffix: string) => {
     const key = labelsOf(text).join('\u0000') + suffix;
     pending.set(key, (pending.get(key) ?? 0) + 1);
@@ -149,7 +153,22 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
       help: 'Alerts leaving the router, by outcome (routed, dropped_priority, duplicate, unrouted, dead_lettered)',
       labelNames: ['outcome'] as const,
       registers: [registry],
+      collect() {
+        // A count of 0 still shows the series, as inc(…, 0) did.
+        for (const [outcome, pending] of pendingRouted) this.inc({ outcome }, pending.n);
+        pendingRouted.clear();
+      },
     }),
+    /**
+     * Counts alerts leaving the router under `outcome` (falconet_alerts_routed_total): the router
+     * counts four outcomes per ingest entry, so per entry only numbers are added; prom-client's
+     * label hashing runs when the counter is read.
+     */
+    countRouted(outcome: RoutedOutcome, n: number): void {
+      const pending = pendingRouted.get(outcome);
+      if (pending) pending.n += n;
+      else pendingRouted.set(outcome, { n });
+    },
     suppressed: new Counter({
       name: 'falconet_alerts_suppressed_total',
       help: 'Routed alerts not queued for an output, by stage: folded into a digest (storm, overflow) or already queued by an earlier run of their ingest job (replay)',
