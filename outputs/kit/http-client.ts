@@ -35,6 +35,28 @@ export interface HttpClient {
 
 const USER_AGENT = 'falconet';
 
+/** URLs parsed so far: an output posts to the same few again and again. */
+const targets = new Map<string, { origin: string; path: string } | null>();
+const MAX_TARGETS = 1000;
+
+/**
+ * Origin and path of an http(s) URL, as undici.request would derive them, parsed once per URL
+ * rather than on every request (a WHATWG parse and four getters per alert, issue #10). Null for
+ * anything else: undici.request itself then refuses it, with its usual error.
+ */
+function targetOf(url: string): { origin: string; path: string } | null {
+  let target = targets.get(url);
+  if (target !== undefined) return target;
+  target = null;
+  if (URL.canParse(url)) {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') target = { origin: parsed.origin, path: parsed.search ? `${parsed.pathname}${parsed.search}` : parsed.pathname };
+  }
+  if (targets.size >= MAX_TARGETS) targets.clear();
+  targets.set(url, target);
+  return target;
+}
+
 export interface HttpClientOptions {
   tls?: Partial<TlsOptions>;
   /** Connections per origin. */
@@ -92,13 +114,11 @@ export function createHttpClient(opts: HttpClientOptions = {}): HttpClient {
       headers['content-encoding'] = 'gzip';
     }
     try {
-      const res = await request(req.url, {
-        method: req.method ?? 'POST',
-        headers,
-        body: payload,
-        signal: req.signal,
-        dispatcher,
-      });
+      const method = req.method ?? 'POST';
+      const at = targetOf(req.url);
+      const res = at
+        ? await dispatcher.request({ origin: at.origin, path: at.path, method, headers, body: payload, signal: req.signal })
+        : await request(req.url, { method, headers, body: payload, signal: req.signal, dispatcher });
       return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
     } catch (err) {
       throw networkError(err, target, req.signal);

@@ -108,7 +108,9 @@ export class DirectSender {
       await onQueued(unsent);
     };
     // Paused by a Retry-After (any worker): everything waits in the queue. Redis not answering: the entry's run fails and runs again.
-    if (await this.paused()) {
+    // The state is read from Redis only when stale: otherwise no await, no microtask turn per entry.
+    const paused = this.paused();
+    if (typeof paused === 'boolean' ? paused : await paused) {
       await queue(items);
       return { attempted: [], queued: items };
     }
@@ -133,9 +135,9 @@ export class DirectSender {
         );
       }
     }
-    await Promise.all(waits);
+    if (waits.length > 0) await Promise.all(waits);
     // Every send settled before the entry's run ends, even when the queueing failed (the run then fails).
-    const settled = await Promise.allSettled([queue(queued), ...sends]);
+    const settled = await Promise.allSettled(queued.length > 0 ? [queue(queued), ...sends] : sends);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { attempted, queued };
@@ -169,16 +171,19 @@ export class DirectSender {
     return performance.now() < Math.max(this.remotePausedUntil, this.localPausedUntil);
   }
 
-  /** Whether the output's queue is paused (a Retry-After, by any worker): Redis read at most every PAUSE_STATE_MAX_AGE_MS. */
-  private async paused(): Promise<boolean> {
+  /**
+   * Whether the output's queue is paused (a Retry-After, by any worker): Redis read at most every
+   * PAUSE_STATE_MAX_AGE_MS. A promise only when the caller must wait for that read.
+   */
+  private paused(): boolean | Promise<boolean> {
     const now = performance.now();
     const age = now - this.pauseReadAt;
     if (age >= PAUSE_STATE_MAX_AGE_MS) {
       const read = (this.pauseRead ??= this.readPause(now).finally(() => (this.pauseRead = undefined)));
       // Up to PAUSE_STATE_STALE_MS old, the state read before serves while it is read again, so
       // alerts a few hundred ms apart do not each wait for a round trip before their send.
-      if (age >= PAUSE_STATE_STALE_MS) await read;
-      else read.catch(() => undefined);
+      if (age >= PAUSE_STATE_STALE_MS) return read.then(() => this.pausedNow());
+      read.catch(() => undefined);
     }
     return this.pausedNow();
   }

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { alertLabelNames, alertLabelValues, type AlertLabelOptions } from './alert-labels.js';
 
+/** What became of an alert in the router (falconet_alerts_routed_total{outcome}). */
+export type RoutedOutcome = 'routed' | 'dropped_priority' | 'duplicate' | 'unrouted' | 'dead_lettered';
+
 /** One queue's job counts, read from Redis at scrape time. */
 export interface QueueCounts {
   queue: string;
@@ -67,6 +70,10 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
     const key = values.join('\u0000');
     pending.set(key, (pending.get(key) ?? 0) + n);
   };
+  // falconet_deliveries_total{status="ok"}, counted once per send (countDelivered): a plain
+  // number per output, added to the counter when it is read, as `pending` above.
+  const pendingDelivered = new Map<string, { n: number }>();
+  const pendingRouted = new Map<RoutedOutcome, { n: number }>();
   const countText = (text: string, suffix: string) => {
     const key = labelsOf(text).join('\u0000') + suffix;
     pending.set(key, (pending.get(key) ?? 0) + 1);
@@ -146,7 +153,22 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
       help: 'Alerts leaving the router, by outcome (routed, dropped_priority, duplicate, unrouted, dead_lettered)',
       labelNames: ['outcome'] as const,
       registers: [registry],
+      collect() {
+        // A count of 0 still shows the series, as inc(…, 0) did.
+        for (const [outcome, pending] of pendingRouted) this.inc({ outcome }, pending.n);
+        pendingRouted.clear();
+      },
     }),
+    /**
+     * Counts alerts leaving the router under `outcome` (falconet_alerts_routed_total): the router
+     * counts four outcomes per ingest entry, so per entry only numbers are added; prom-client's
+     * label hashing runs when the counter is read.
+     */
+    countRouted(outcome: RoutedOutcome, n: number): void {
+      const pending = pendingRouted.get(outcome);
+      if (pending) pending.n += n;
+      else pendingRouted.set(outcome, { n });
+    },
     suppressed: new Counter({
       name: 'falconet_alerts_suppressed_total',
       help: 'Routed alerts not queued for an output, by stage: folded into a digest (storm, overflow) or already queued by an earlier run of their ingest job (replay)',
@@ -164,7 +186,24 @@ export function createMetrics(options: { sidekickCompat?: boolean; alertLabels?:
       help: 'Alerts per output by delivery status (ok, rejected, failed: final; retry: to be sent again) and failure reason (none when ok)',
       labelNames: ['output', 'status', 'reason'] as const,
       registers: [registry],
+      collect() {
+        for (const [output, pending] of pendingDelivered) {
+          if (pending.n === 0) continue;
+          this.inc({ output, status: 'ok', reason: 'none' }, pending.n);
+          pending.n = 0;
+        }
+      },
     }),
+    /**
+     * Counts `n` alerts delivered to `output` (falconet_deliveries_total{status="ok"}): per send
+     * only a number is added; prom-client's label hashing runs when the counter is read.
+     */
+    deliveredCounter(output: string): (n: number) => void {
+      let pending = pendingDelivered.get(output);
+      if (!pending) pendingDelivered.set(output, (pending = { n: 0 }));
+      const counted = pending;
+      return (n) => void (counted.n += n);
+    },
     deliverySeconds: new Histogram({
       name: 'falconet_delivery_duration_seconds',
       help: 'Duration of one send to an output',

@@ -32,7 +32,9 @@ export function createRouterPipeline(
   const priorityFloor = createPriorityFloorStage(config.minimumPriority);
   const dedup = createDedupStage(deps.redis, { prefix: config.redis.prefix, ...config.dedup });
   const route = createRouteStage(config.compiledRoutes, config.outputs);
-  const { routed, suppressed } = deps.metrics;
+  const { suppressed } = deps.metrics;
+  // Plain numbers per entry, added to the counter when it is read (src/observability/metrics.ts).
+  const countRouted = deps.metrics.countRouted;
   // The web UI's event store (src/ui): one script call per ingest batch, before fan-out.
   const ui = config.ui.enabled ? new AlertStore(deps.redis, config.redis.prefix, config.ui.retention) : undefined;
   const uiRouted = ui && new RoutedWriter(ui);
@@ -53,12 +55,12 @@ export function createRouterPipeline(
     async run(raw: ReadonlyArray<readonly [string, string]>, job: { id: string; replay: boolean } = freshJob()): Promise<void> {
       const alerts = enrich(await normalise(raw));
       const severe = priorityFloor(alerts);
-      routed.inc({ outcome: 'dropped_priority' }, alerts.length - severe.length);
+      countRouted('dropped_priority', alerts.length - severe.length);
       const { passed: unique, duplicates } = await dedup(severe, job.id);
-      routed.inc({ outcome: 'duplicate' }, duplicates);
+      countRouted('duplicate', duplicates);
       const { byOutput, unrouted } = route(unique);
-      routed.inc({ outcome: 'unrouted' }, unrouted);
-      routed.inc({ outcome: 'routed' }, unique.length - unrouted);
+      countRouted('unrouted', unrouted);
+      countRouted('routed', unique.length - unrouted);
       // Delivery does not wait for the UI's record (the entry's acknowledgement waits for both),
       // except where it queues a job: another worker may deliver that at once, and its status
       // would be ignored if it reached the store before the alert.

@@ -66,12 +66,18 @@ export class IngestConsumer {
   /** Where the next takeover scan starts: XAUTOCLAIM looks at no more than 10 × COUNT pending entries per call. */
   private reclaimCursor = '0-0';
 
+  /** An XREADGROUP is under way on the blocking connection (acknowledgements can go with the next one). */
+  private blockedRead = false;
+
   constructor(private readonly opts: IngestConsumerOptions) {
     this.key = ingestLogKey(opts.prefix);
+    // On a Cluster the blocking connection is no single socket to write both on: no rides there.
+    const consumer = this;
+    const carrier = 'nodes' in opts.blocking ? undefined : { get reading() { return consumer.blockedRead && opts.blocking.status === 'ready'; } };
     this.acks = new AckBatcher(opts.redis, opts.prefix, opts.logger, (ids) => {
       for (const id of ids) this.held.delete(id);
       opts.onAcked?.(ids);
-    });
+    }, carrier);
   }
 
   /** Reading (not stopping, and the last read did not fail). */
@@ -136,9 +142,14 @@ export class IngestConsumer {
         continue;
       }
       try {
-        const reply = (await this.opts.blocking.xreadgroup('GROUP', INGEST_GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.key, '>')) as
-          | Array<[string, StreamEntries]>
-          | null;
+        const read = this.read(free);
+        this.blockedRead = true;
+        let reply: Array<[string, StreamEntries]> | null;
+        try {
+          reply = (await read) as Array<[string, StreamEntries]> | null;
+        } finally {
+          this.blockedRead = false;
+        }
         failures = 0;
         this.readFailing = false;
         for (const [id, fields] of reply?.[0]?.[1] ?? []) if (fields) this.run(parseEntry(id, fields), 1);
@@ -155,6 +166,24 @@ export class IngestConsumer {
         this.readFailing = true;
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** failures++, 1000)));
       }
+    }
+  }
+
+  /**
+   * One XREADGROUP, with the acknowledgements waiting for a ride (AckBatcher.carry) before it in
+   * the same socket write: the socket is corked while both are written.
+   */
+  private read(free: number): Promise<unknown> {
+    const blocking = this.opts.blocking;
+    // Only on a connection that is up: a command for one that is not waits in ioredis's offline queue.
+    const stream = 'nodes' in blocking || blocking.status !== 'ready' ? undefined : blocking.stream;
+    if (!stream) return blocking.xreadgroup('GROUP', INGEST_GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.key, '>');
+    stream.cork();
+    try {
+      this.acks.carry(blocking);
+      return blocking.xreadgroup('GROUP', INGEST_GROUP, this.name, 'COUNT', free, 'BLOCK', BLOCK_MS, 'STREAMS', this.key, '>');
+    } finally {
+      stream.uncork();
     }
   }
 

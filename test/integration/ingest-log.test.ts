@@ -66,6 +66,30 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     await c.close();
   });
 
+  it('acknowledgements of entries that finished while a read waited go out with the next read, on its connection; the last ones on their own', async () => {
+    const { prefix, redis, consumer } = setup();
+    const blocking = redis.duplicate();
+    const sentOnBlocking: string[] = [];
+    const send = blocking.sendCommand.bind(blocking);
+    blocking.sendCommand = ((command: { name: string }, stream?: unknown) => {
+      sentOnBlocking.push(command.name);
+      return send(command as never, stream as never);
+    }) as typeof blocking.sendCommand;
+    const seen: string[] = [];
+    const c = consumer(async (entry) => void seen.push(entry.id), { blocking });
+    await c.start();
+    // One entry per millisecond or so, as serial senders produce them: most finish before the next arrives.
+    for (let i = 0; i < 60; i++) {
+      await appendIngest(redis, prefix, [[`a${i}`, `{"rule":"r${i}"}`]], Date.now());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitFor(() => seen.length === 60, { what: '60 entries run' });
+    await waitFor(async () => (await redis.xlen(ingestLogKey(prefix))) === 0, { what: 'every entry acknowledged (the last without a read to carry it)' });
+    expect(sentOnBlocking).toContain('evalsha');
+    expect(await ingestBacklog(REDIS_URL, prefix)).toEqual({ waiting: 0, active: 0 });
+    await c.close();
+  });
+
   it('a stopped (killed) consumer\'s entries are taken over after lockDuration and run again under the same id, as replays', async () => {
     const { prefix, consumer, append } = setup();
     const ids = await append(3);

@@ -56,7 +56,14 @@ export interface Outcome {
  */
 export function classifyAttempt(attempt: SendAttempt, history: JobHistory, budget: RetryBudget, now: number): Outcome {
   const firstAttemptAt = history.firstAttemptAt ?? attempt.startedAt;
-  const base = { sent: attempt.texts.length, firstAttemptAt, sends: history.sends + 1, seconds: attempt.seconds };
+  const sent = attempt.texts.length;
+  const sends = history.sends + 1;
+  // Everything delivered (nearly every send): no per-item bookkeeping, no closures.
+  const result = attempt.failed ? undefined : (attempt.result ?? undefined);
+  if (!attempt.failed && !result?.rejected?.length && !result?.retry?.length) {
+    return { sent, delivered: sent, dead: [], firstAttemptAt, sends, seconds: attempt.seconds };
+  }
+  const base = { sent, firstAttemptAt, sends, seconds: attempt.seconds };
   const item = (i: number, reason: string, kind: DeadItem['kind'], status?: number): DeadItem => ({
     ...identify(attempt.alerts[i], attempt.texts[i]!),
     text: attempt.texts[i]!,
@@ -67,7 +74,6 @@ export function classifyAttempt(attempt: SendAttempt, history: JobHistory, budge
   const all = (reason: string, status?: number) => attempt.texts.map((_, i) => item(i, reason, 'failed', status));
 
   if (!attempt.failed) {
-    const result = attempt.result ?? undefined;
     const index = new Map<Alert, number>(attempt.alerts.map((a, i) => [a, i]));
     const dead = (result?.rejected ?? []).map((r) => item(index.get(r.alert)!, r.reason, 'rejected'));
     const retryIndexes = (result?.retry ?? []).map((a) => index.get(a)!);

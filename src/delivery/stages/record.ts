@@ -10,16 +10,24 @@ import type { Outcome } from './classify.js';
 export function createRecordStage(metrics: Metrics, logger: Logger, output: string) {
   // Bound once: a labelled observe hashes its labels on every call (issue #10, per-alert cost).
   const seconds = metrics.deliverySeconds.labels({ output });
-  const ok = metrics.deliveries.labels({ output, status: 'ok', reason: 'none' });
+  const ok = metrics.deliveredCounter(output);
   const endToEnd = metrics.endToEndSeconds.labels({ output });
   return (outcome: Outcome, jobId: string | undefined, texts: readonly string[] = []): void => {
     seconds.observe(outcome.seconds);
+    // Everything delivered (nearly every send): nothing to log, so no log context is built.
+    if (outcome.delivered === outcome.sent && outcome.dead.length === 0 && !outcome.retry && !outcome.failure) {
+      if (outcome.delivered > 0) {
+        ok(outcome.delivered);
+        observeEndToEnd(endToEnd, texts);
+      }
+      return;
+    }
     const rejected = outcome.dead.filter((d) => d.kind === 'rejected').length;
     const failed = outcome.dead.length - rejected;
     const retry = outcome.retry?.texts.length ?? 0;
     const failure = outcome.failure;
     const reason = failure?.reason ?? 'none';
-    if (outcome.delivered > 0) ok.inc(outcome.delivered);
+    if (outcome.delivered > 0) ok(outcome.delivered);
     if (rejected > 0) metrics.deliveries.inc({ output, status: 'rejected', reason: 'rejected_item' }, rejected);
     if (retry > 0) metrics.deliveries.inc({ output, status: 'retry', reason }, retry);
     if (failed > 0) metrics.deliveries.inc({ output, status: 'failed', reason }, failed);

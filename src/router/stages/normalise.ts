@@ -54,7 +54,7 @@ export function createNormaliseStage(deadLetters: DeadLetterStore, metrics: Metr
       ROUTER_OUTPUT,
       poisoned.map((p) => ({ id: p.id, rule: ruleOfText(p.text), alert: p.text, reason: `router: ${p.error}`, attempts: 1, firstAttemptAt: at, lastAttemptAt: at })),
     );
-    metrics.routed.inc({ outcome: 'dead_lettered' }, poisoned.length);
+    metrics.countRouted('dead_lettered', poisoned.length);
     return alerts;
   };
 }

@@ -29,4 +29,26 @@ describe('send stage', () => {
     shutdown.abort(new Error('shutting down'));
     expect(((await pending).error as Error).message).toBe('shutting down');
   });
+
+  it('sends started together share a deadline: one that finished is left alone, one still running is aborted, never before its timeout', async () => {
+    let release!: () => void;
+    const signals: AbortSignal[] = [];
+    const output: Output = {
+      send: (alerts, { signal }) => {
+        signals.push(signal);
+        if (alerts[0]!.id === 'a1') return new Promise<void>((resolve) => (release = resolve));
+        return new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+    };
+    const send = createSendStage(output, 40, new AbortController().signal);
+    const started = performance.now();
+    const quick = send([text]);
+    const slow = send([text.replace('"a1"', '"a2"')]);
+    release();
+    expect((await quick).failed).toBe(false);
+    const timedOut = await slow;
+    expect((timedOut.error as Error).name).toBe('TimeoutError');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(39);
+    expect(signals[0]).toBe(signals[1]);
+  });
 });
