@@ -76,8 +76,17 @@ export class AckBatcher {
     this.rideWake = undefined;
     const ids = this.ids.length > IDS_PER_CALL ? this.ids.splice(0, IDS_PER_CALL) : this.ids;
     if (ids === this.ids) this.ids = [];
-    if (!('falconetIngestAck' in connection)) connection.defineCommand('falconetIngestAck', { numberOfKeys: 2, lua: ACK_SCRIPT });
-    const ride: Promise<void> = (connection as AckRedis).falconetIngestAck(ingestLogKey(this.prefix), ingestErrorsKey(this.prefix), INGEST_GROUP, ...ids).then(
+    let sent: Promise<number>;
+    try {
+      if (!('falconetIngestAck' in connection)) connection.defineCommand('falconetIngestAck', { numberOfKeys: 2, lua: ACK_SCRIPT });
+      sent = (connection as AckRedis).falconetIngestAck(ingestLogKey(this.prefix), ingestErrorsKey(this.prefix), INGEST_GROUP, ...ids);
+    } catch {
+      // Never taken and dropped: the waiting flush sends them on the shared connection.
+      this.ids.unshift(...ids);
+      wake();
+      return;
+    }
+    const ride: Promise<void> = sent.then(
       () => this.onAcked(ids),
       // Not lost: back to the ordinary path (its own call on the shared connection, retried while failing).
       () => {

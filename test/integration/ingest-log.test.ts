@@ -90,6 +90,29 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     await c.close();
   });
 
+  it('an acknowledgement the read connection cannot even send (throws at once) goes on the shared connection, never dropped', async () => {
+    const { prefix, redis, consumer } = setup();
+    const blocking = redis.duplicate();
+    let thrown = 0;
+    Object.assign(blocking, {
+      falconetIngestAck: () => {
+        thrown++;
+        throw new Error('cannot send');
+      },
+    });
+    const seen: string[] = [];
+    const c = consumer(async (entry) => void seen.push(entry.id), { blocking });
+    await c.start();
+    for (let i = 0; i < 30; i++) {
+      await appendIngest(redis, prefix, [[`t${i}`, `{"rule":"r${i}"}`]], Date.now());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitFor(() => seen.length === 30, { what: '30 entries run' });
+    await waitFor(async () => (await redis.xlen(ingestLogKey(prefix))) === 0, { what: 'every entry acknowledged' });
+    expect(thrown).toBeGreaterThan(0);
+    await c.close();
+  });
+
   it('a stopped (killed) consumer\'s entries are taken over after lockDuration and run again under the same id, as replays', async () => {
     const { prefix, consumer, append } = setup();
     const ids = await append(3);
