@@ -24,12 +24,14 @@ export function registerSidekickCompat(registry: Registry): void {
     labelNames: ['source', 'status'] as const,
     registers: [registry],
     async collect() {
+      // Read first, then reset and add with no await between: two scrapes at once must not both add.
+      const [received, requests] = await Promise.all([values('falconet_alerts_received_total'), values('falconet_ingest_requests_total')]);
       this.reset();
       let accepted = 0;
       let rejected = 0;
       // Accepted into Redis or the spool: both answered 200.
-      for (const v of await values('falconet_alerts_received_total')) if (v.labels.status === 'accepted' || v.labels.status === 'spooled') accepted += v.value;
-      for (const v of await values('falconet_ingest_requests_total')) if (v.labels.result !== 'accepted') rejected += v.value;
+      for (const v of received) if (v.labels.status === 'accepted' || v.labels.status === 'spooled') accepted += v.value;
+      for (const v of requests) if (v.labels.result !== 'accepted') rejected += v.value;
       this.inc({ source: 'requests', status: 'accepted' }, accepted);
       this.inc({ source: 'requests', status: 'rejected' }, rejected);
     },
@@ -40,8 +42,9 @@ export function registerSidekickCompat(registry: Registry): void {
     labelNames: ['destination', 'status'] as const,
     registers: [registry],
     async collect() {
+      const deliveries = await values('falconet_deliveries_total');
       this.reset();
-      for (const v of await values('falconet_deliveries_total')) {
+      for (const v of deliveries) {
         if (v.value === 0) continue;
         const status = v.labels.status === 'ok' ? 'ok' : 'error';
         this.inc({ destination: String(v.labels.output), status }, v.value);

@@ -93,8 +93,12 @@ describe('metrics.sidekickCompat', () => {
     expect(text).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="ok"} 2');
     expect(text).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="error"} 2');
     expect(text).toContain('falconet_deliveries_total{output="slack",status="ok",reason="none"} 2');
-    // Scraping twice does not add up.
+    // Scraping twice does not add up, nor do two scrapes at once.
     expect(await on.registry.metrics()).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="ok"} 2');
+    for (const scraped of await Promise.all([on.registry.metrics(), on.registry.metrics()])) {
+      expect(scraped).toContain('falcosecurity_falcosidekick_outputs_total{destination="slack",status="ok"} 2');
+      expect(scraped).toContain('falcosecurity_falcosidekick_inputs_total{source="requests",status="accepted"} 3');
+    }
     expect(await createMetrics().registry.metrics()).not.toContain('falcosecurity_falcosidekick');
   });
 });
