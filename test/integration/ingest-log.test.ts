@@ -42,6 +42,14 @@ function setup() {
   return { prefix, redis, consumer, append };
 }
 
+/** `count` single-alert entries about a millisecond apart, as serial Falco senders append them. */
+async function appendSpaced(redis: Parameters<typeof appendIngest>[0], prefix: string, tag: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await appendIngest(redis, prefix, [[`${tag}${i}`, `{"rule":"r${i}"}`]], Date.now());
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 describe('the ingest log (a Redis Stream and consumer group)', () => {
   it('runs every entry once, at most router.concurrency at a time, and deletes it when acknowledged: the log does not grow', async () => {
     const { prefix, redis, consumer, append } = setup();
@@ -79,10 +87,7 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     const c = consumer(async (entry) => void seen.push(entry.id), { blocking });
     await c.start();
     // One entry per millisecond or so, as serial senders produce them: most finish before the next arrives.
-    for (let i = 0; i < 60; i++) {
-      await appendIngest(redis, prefix, [[`a${i}`, `{"rule":"r${i}"}`]], Date.now());
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    await appendSpaced(redis, prefix, 'a', 60);
     await waitFor(() => seen.length === 60, { what: '60 entries run' });
     await waitFor(async () => (await redis.xlen(ingestLogKey(prefix))) === 0, { what: 'every entry acknowledged (the last without a read to carry it)' });
     expect(sentOnBlocking).toContain('evalsha');
@@ -103,10 +108,7 @@ describe('the ingest log (a Redis Stream and consumer group)', () => {
     const seen: string[] = [];
     const c = consumer(async (entry) => void seen.push(entry.id), { blocking });
     await c.start();
-    for (let i = 0; i < 30; i++) {
-      await appendIngest(redis, prefix, [[`t${i}`, `{"rule":"r${i}"}`]], Date.now());
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    await appendSpaced(redis, prefix, 't', 30);
     await waitFor(() => seen.length === 30, { what: '30 entries run' });
     await waitFor(async () => (await redis.xlen(ingestLogKey(prefix))) === 0, { what: 'every entry acknowledged' });
     expect(thrown).toBeGreaterThan(0);
