@@ -51,7 +51,8 @@ export interface DirectResult {
  * The first attempt sent straight from the router, the output's delivery queue as the retry path
  * (issue #10): an alert of an unbatched output without a rate limit no longer pays a delivery job
  * (add, fetch, complete: three Lua scripts and 2-3 ms each idle) when its destination answers at
- * once. The ingest entry holds the alert durably until then (unacknowledged), so a crash before the send is settled
+ * once, nor a batched output's batch its alerts' JSON written into a job and read back
+ * (deliverBatch). The ingest entry holds the alert durably until then (unacknowledged), so a crash before the send is settled
  * replays it, as a crash mid-send of a delivery job does.
  *
  * Everything the queue guarantees still holds:
@@ -66,7 +67,7 @@ export interface DirectResult {
  * - retry and dead letters: the outcome goes through the same chain (classify, dead-letter,
  *   record); what is owed becomes a delivery job with the job id the alert would have had, its
  *   history (first attempt, sends) and one attempt fewer, delayed by the first backoff;
- * - outputs with a rate limit or batching never come here (their queue is their limiter).
+ * - outputs with a rate limit never come here (their queue is their limiter).
  */
 export class DirectSender {
   private readonly limiterKey: string;
@@ -94,12 +95,39 @@ export class DirectSender {
     this.maxWaiting = Math.max(64, 16 * deps.slots.size);
   }
 
-  /** Outputs whose first attempt can skip the queue: one alert per send and no rate limit. */
+  /** Outputs whose first attempt can skip the queue: those without a rate limit (the queue's limiter is their only one). */
   static eligible(instance: OutputInstance): boolean {
-    return instance.batchSize === 1 && !instance.config.rateLimit;
+    return !instance.config.rateLimit;
   }
 
-  /** `onQueued`: told the alerts queued unsent once their jobs exist (the fan-out ledger records them), before the sends settle. */
+  /**
+   * A batched output's full (or timed-out) batch, sent here rather than queued as one delivery job
+   * when a slot frees within SLOT_WAIT_MS and the output is not paused; otherwise it becomes that
+   * job unsent. Resolves once it is settled: delivered, dead-lettered, or its retry queued (issue
+   * #10: a queued batch paid its alerts' JSON written into the job, read back and parsed again).
+   */
+  async deliverBatch(jobId: string, jsons: string[], alerts: Alert[]): Promise<'attempted' | 'queued'> {
+    const unsent = async () => {
+      await this.deps.queue.add(this.instance.name, { alerts: jsons }, { ...this.deps.jobOptions, jobId });
+      return 'queued' as const;
+    };
+    const paused = this.paused();
+    if (typeof paused === 'boolean' ? paused : await paused) return unsent();
+    const slots = this.deps.slots;
+    if (!slots.tryAcquire()) {
+      if (slots.waiting >= this.maxWaiting) return unsent();
+      const granted = await slots.acquireWithin(SLOT_WAIT_MS);
+      if (!granted) return unsent();
+      if (this.pausedNow()) {
+        slots.release();
+        return unsent();
+      }
+    }
+    await this.sendOne(jobId, jsons, alerts);
+    return 'attempted';
+  }
+
+  /** Single-alert outputs. `onQueued`: told the alerts queued unsent once their jobs exist (the fan-out ledger records them), before the sends settle. */
   async deliver(items: DirectItem[], onQueued: (queued: DirectItem[]) => Promise<void> = async () => undefined): Promise<DirectResult> {
     const slots = this.deps.slots;
     const queue = async (unsent: DirectItem[]) => {
@@ -120,7 +148,7 @@ export class DirectSender {
     const waits: Array<Promise<void>> = [];
     const send = (item: DirectItem) => {
       attempted.push(item);
-      sends.push(this.sendOne(item));
+      sends.push(this.sendOne(item.jobId, [item.json], [item.alert]));
     };
     for (const item of items) {
       if (slots.tryAcquire()) send(item);
@@ -205,25 +233,26 @@ export class DirectSender {
     this.localPausedUntil = Math.max(this.localPausedUntil, performance.now() + ms);
   }
 
-  private async sendOne(item: DirectItem): Promise<void> {
+  /** One send of a slot already acquired (released here); what is owed is queued under `jobId`. */
+  private async sendOne(jobId: string, jsons: string[], alerts: Alert[]): Promise<void> {
     let outcome;
     try {
-      outcome = await this.deps.attempt([item.json], { attemptsMade: 0, attempts: this.instance.config.retry.attempts, sends: 0 }, item.jobId, [item.alert]);
+      outcome = await this.deps.attempt(jsons, { attemptsMade: 0, attempts: this.instance.config.retry.attempts, sends: 0 }, jobId, alerts);
     } finally {
       this.deps.slots.release();
     }
     const retry = outcome.retry;
     if (!retry) return;
     const data: DeliveryJobData = { alerts: retry.texts, firstAttemptAt: outcome.firstAttemptAt, sends: outcome.sends };
+    const opts = { ...this.deps.jobOptions, jobId };
     if (retry.pauseMs !== undefined) {
       // A pause is not an attempt (as in the queue's processor): the job keeps all of them.
       await this.pauseFor(retry.pauseMs);
-      await this.deps.queue.add(this.instance.name, data, this.job(item, data).opts);
+      await this.deps.queue.add(this.instance.name, data, opts);
       return;
     }
     const { attempts, backoff, maxBackoff } = this.instance.config.retry;
-    const opts = { ...this.job(item, data).opts, attempts: Math.max(1, attempts - 1), delay: jitterBackoff(1, backoff, maxBackoff) };
-    await this.deps.queue.add(this.instance.name, data, opts);
+    await this.deps.queue.add(this.instance.name, data, { ...opts, attempts: Math.max(1, attempts - 1), delay: jitterBackoff(1, backoff, maxBackoff) });
   }
 
   private job(item: DirectItem, data: DeliveryJobData) {

@@ -65,7 +65,8 @@ export function createRouterPipeline(
       // except where it queues a job: another worker may deliver that at once, and its status
       // would be ignored if it reached the store before the alert.
       const stored = uiRouted?.add(alerts, byOutput);
-      if (stored && [...byOutput.keys()].some((name) => !deps.direct?.(name))) await uiRouted!.flush();
+      // A batched output's batch may be queued (no free slot) long after this entry: counted as queueing.
+      if (stored && [...byOutput.keys()].some((name) => !deps.direct?.(name) || config.outputs[name]!.batchSize > 1)) await uiRouted!.flush();
       await fanout.dispatch(byOutput, dispatchContext(job, unique));
       await stored;
     },

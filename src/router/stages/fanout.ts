@@ -31,6 +31,8 @@ const MAX_JOBS_PER_ADD = 200;
 
 interface PendingBatch {
   jsons: string[];
+  /** The parsed alerts of `jsons`, for a first attempt from here (no parse again). */
+  alerts: Alert[];
   ids: string[];
   /** Ledger key → fields to record once this batch is queued. */
   ledger: Map<string, string[]>;
@@ -71,7 +73,8 @@ export interface FanoutDeps {
  * Stage 6: puts each output's alerts on its own delivery queue, after that output's storm control
  * and overflow (src/noise). Single-alert outputs get one job per alert, id `<ingest job>-<alert
  * ref>`; batching outputs collect alerts across ingest jobs until `batch.size`, `batch.maxBytes`
- * or `batch.interval`. The ingest jobs stay unacknowledged until their alerts are in a delivery
+ * or `batch.interval`, then are sent from here (first attempt, src/delivery/direct.ts) or queued as
+ * one job. The ingest jobs stay unacknowledged until their alerts are settled or in a delivery
  * job, so a crash loses nothing; a retried job queues nothing twice (single-alert job ids name the
  * ingest job; batched outputs and digests use the fan-out ledger). When every router slot waits on a partial batch, batches are flushed early rather than
  * stalling ingestion.
@@ -276,6 +279,7 @@ export class Fanout {
         batch = this.pendingFor(name);
       }
       batch.jsons.push(json);
+      batch.alerts.push(item.alert);
       batch.ids.push(this.singleJobId(ctx, item.alert));
       let fields = batch.ledger.get(ledgerKey);
       if (!fields) batch.ledger.set(ledgerKey, (fields = []));
@@ -295,7 +299,7 @@ export class Fanout {
 
   private pendingFor(name: string): PendingBatch {
     let batch = this.pending.get(name);
-    if (!batch) this.pending.set(name, (batch = { jsons: [], ids: [], ledger: new Map(), bytes: 0, done: deferred() }));
+    if (!batch) this.pending.set(name, (batch = { jsons: [], alerts: [], ids: [], ledger: new Map(), bytes: 0, done: deferred() }));
     return batch;
   }
 
@@ -306,7 +310,11 @@ export class Fanout {
     if (batch.timer) clearTimeout(batch.timer);
     const jobId = `b${createHash('sha1').update(batch.ids.join(',')).digest('hex')}`;
     try {
-      await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      // Sent from here when the output allows (src/delivery/direct.ts), else its delivery job;
+      // either way the ledger records it once settled, so a replay sends or queues none of it again.
+      const direct = this.deps.direct?.(name);
+      if (direct) await direct.deliverBatch(jobId, batch.jsons, batch.alerts);
+      else await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
       await this.ledger.record(batch.ledger);
       batch.done.resolve();
     } catch (err) {

@@ -169,12 +169,12 @@ describe('first attempt from the router (real Redis, real BullMQ queue)', () => 
     expect(jobs.find((j) => j.id === '10-p1.0')).toMatchObject({ attempts: 5, data: { sends: 1 } });
   });
 
-  it('only unbatched outputs without a rate limit send first attempts from the router', () => {
+  it('outputs without a rate limit send first attempts from the router, batched ones too', () => {
     const outputs = configOf({
       outputs: { one: { type: 'webhook', url: 'http://127.0.0.1:9/a' }, limited: { type: 'webhook', url: 'http://127.0.0.1:9/l', rateLimit: { max: 1, per: '1s' } }, batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', batch: { size: 10 } }, slack: { type: 'slack', webhookUrl: 'https://hooks.slack.com/services/T/B/x' } },
       routes: [{ outputs: ['one'] }],
     }).outputs;
-    expect(Object.fromEntries(Object.entries(outputs).map(([n, i]) => [n, DirectSender.eligible(i)]))).toEqual({ one: true, limited: false, batched: false, slack: false });
+    expect(Object.fromEntries(Object.entries(outputs).map(([n, i]) => [n, DirectSender.eligible(i)]))).toEqual({ one: true, limited: false, batched: true, slack: false });
   });
 });
 
