@@ -285,6 +285,10 @@ export async function startWorker(
       throw err;
     }
     for (const name of [...plan.added, ...plan.changed]) addQueue(name);
+    // A changed output's alerts go through its queue until its delivery restarts below: a first
+    // attempt from the router would use the old sender (old URL and headers, no new rateLimit),
+    // which is closed once the old delivery worker stops, maybe under a send.
+    for (const name of plan.changed) directSenders.delete(name);
     // Routing first: new ingest entries reach added outputs at once (their jobs wait until the worker below starts).
     const old = pipeline;
     pipeline = createRouterPipeline(next, { redis: commands, queueFor, metrics, direct });

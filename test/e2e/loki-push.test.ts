@@ -36,8 +36,8 @@ describe('loki push through the pipeline', () => {
     expect((await pipeline.post(lines.join('\n'), { 'content-type': 'application/x-ndjson' })).status).toBe(200);
     await waitFor(() => capture!.requests.length >= 1, { what: 'the push' });
     // A 204 is a success: all 8 counted delivered, and nothing left to retry.
-    await waitFor(async () => /falconet_deliveries_total\{[^}]*output="loki"[^}]*status="ok"[^}]*\} 8\b/.test(await pipeline.metrics.registry.metrics()), { what: 'the 8 alerts counted delivered on 204' });
-    expect(await pipeline.queue('loki').getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
+    await waitFor(async () => /falconet_deliveries_total\{[^}]*output="loki"[^}]*status="ok"[^}]*\} 8\b/.test(await pipeline!.metrics.registry.metrics()), { what: 'the 8 alerts counted delivered on 204' });
+    expect(await pipeline!.queue('loki').getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
 
     expect(capture.requests).toHaveLength(1);
     const req = capture.requests[0]!;

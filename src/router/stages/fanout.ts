@@ -37,6 +37,8 @@ interface PendingBatch {
   /** Ledger key → fields to record once this batch is queued. */
   ledger: Map<string, string[]>;
   bytes: number;
+  /** Holds alerts of a replayed ingest entry: its job may exist from the earlier run (queued, not yet in the ledger). */
+  replay: boolean;
   done: Deferred;
   timer?: NodeJS.Timeout;
 }
@@ -87,6 +89,8 @@ export class Fanout {
   private readonly storm: StormControl;
   private readonly ledger: FanoutLedger;
   private waiting = 0;
+  /** Ingest entries (router slots) waiting on batches being sent from here. */
+  private sendingEntries = 0;
   /** Ingest jobs this process wrote a ledger for (batched outputs, folds): deleted on completion. */
   private readonly ledgers = new Set<string>();
   private readonly forgetting = new Set<string>();
@@ -285,6 +289,7 @@ export class Fanout {
       if (!fields) batch.ledger.set(ledgerKey, (fields = []));
       fields.push(item.ledgerField);
       batch.bytes += json.length + 1;
+      if (ctx.replay) batch.replay = true;
       if (batch !== registered) {
         waits.push(batch.done.promise);
         registered = batch;
@@ -299,7 +304,7 @@ export class Fanout {
 
   private pendingFor(name: string): PendingBatch {
     let batch = this.pending.get(name);
-    if (!batch) this.pending.set(name, (batch = { jsons: [], alerts: [], ids: [], ledger: new Map(), bytes: 0, done: deferred() }));
+    if (!batch) this.pending.set(name, (batch = { jsons: [], alerts: [], ids: [], ledger: new Map(), bytes: 0, replay: false, done: deferred() }));
     return batch;
   }
 
@@ -313,8 +318,21 @@ export class Fanout {
       // Sent from here when the output allows (src/delivery/direct.ts), else its delivery job;
       // either way the ledger records it once settled, so a replay sends or queues none of it again.
       const direct = this.deps.direct?.(name);
-      if (direct) await direct.deliverBatch(jobId, batch.jsons, batch.alerts);
-      else await this.queueFor(name).add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      const queue = this.queueFor(name);
+      // A replay may rebuild the batch an earlier run queued before its ledger record: the job is
+      // the backstop (BullMQ ignores an add of an existing id), so it must not be sent here too.
+      const exists = batch.replay && direct ? (await this.deps.redis.exists(queue.toKey(jobId))) === 1 : false;
+      // A batch's send holds every entry with an alert in it (a router slot each) for up to the
+      // output's timeout: at most half the router's slots wait on such sends, the rest queue.
+      const entries = batch.ledger.size;
+      if (direct && !exists && this.sendingEntries + entries <= Math.floor(this.pressureLimit / 2)) {
+        this.sendingEntries += entries;
+        try {
+          await direct.deliverBatch(jobId, batch.jsons, batch.alerts);
+        } finally {
+          this.sendingEntries -= entries;
+        }
+      } else if (!exists) await queue.add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
       await this.ledger.record(batch.ledger);
       batch.done.resolve();
     } catch (err) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Alert } from '../../../src/alert/alert.js';
 import type { DeliveryAttempt } from '../../../src/delivery/deliver.js';
 import { DirectSender } from '../../../src/delivery/direct.js';
@@ -11,6 +11,7 @@ import type { Outcome } from '../../../src/delivery/stages/classify.js';
 import { deliveryJobOptions } from '../../../src/queue/job-options.js';
 import { deliveryQueueName, type DeliveryJobData } from '../../../src/queue/names.js';
 import { Fanout, type DispatchContext } from '../../../src/router/stages/fanout.js';
+import { FanoutLedger } from '../../../src/router/stages/fanout-ledger.js';
 import { REDIS_URL, deletePrefix } from '../../helpers/harness.js';
 import { configOf, makeAlert } from './make-alert.js';
 
@@ -26,14 +27,15 @@ beforeEach(() => {
   queue = new Queue<DeliveryJobData>(deliveryQueueName('batched'), { connection: redis, prefix });
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await queue.close();
   redis.disconnect();
   await deletePrefix(prefix);
 });
 
-const outputs = () =>
+const outputs = (size = 3) =>
   configOf({
-    outputs: { batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', concurrency: 1, batch: { size: 3, interval: '10s' }, retry: { attempts: 5, backoff: '1s' } } },
+    outputs: { batched: { type: 'webhook', url: 'http://127.0.0.1:9/b', concurrency: 1, batch: { size, interval: '10s' }, retry: { attempts: 5, backoff: '1s' } } },
     routes: [{ outputs: ['batched'] }],
   }).outputs;
 
@@ -44,8 +46,11 @@ const ctx = (jobId: string, alerts: Alert[], replay = false): DispatchContext =>
 
 const idOf = (text: string) => (JSON.parse(text) as { id: string }).id;
 
-/** The delivery chain as the router sees it: each send's outcome (ids it owes again), and each send's alert ids. */
-function rig(owed: (ids: string[]) => string[] | { pauseMs: number } = () => [], hold?: Promise<void>) {
+/**
+ * The delivery chain as the router sees it: each send's outcome (ids it owes again), and each
+ * send's alert ids. `pressureLimit`: the fan-out's (router.concurrency - 1).
+ */
+function rig(owed: (ids: string[]) => string[] | { pauseMs: number } = () => [], hold?: Promise<void>, { size = 3, pressureLimit = 100 } = {}) {
   const sends: string[][] = [];
   const parsedGiven: boolean[] = [];
   const attempt: DeliveryAttempt = async (texts, _history, _jobId, parsed) => {
@@ -60,11 +65,11 @@ function rig(owed: (ids: string[]) => string[] | { pauseMs: number } = () => [],
     const error = new DeliveryError('HTTP 503', { retryable: true, reason: 'server_error', status: 503, ...(pauseMs === undefined ? {} : { retryAfterMs: pauseMs }) });
     return { ...base, delivered: texts.length - retryTexts.length, retry: { texts: retryTexts, error, pauseMs } };
   };
-  const instance = outputs().batched!;
+  const instance = outputs(size).batched!;
   const slots = new SendSlots(instance.config.concurrency);
   const direct = new DirectSender(instance, { redis, queue, jobOptions: deliveryJobOptions(instance), slots, attempt, pause: (ms) => queue.rateLimit(ms) });
   const counted: Array<[string, string, number]> = [];
-  const fanout = new Fanout(outputs(), () => queue, 100, { redis, prefix, direct: () => direct, onSuppressed: (o, r, n) => counted.push([o, r, n]) });
+  const fanout = new Fanout(outputs(size), () => queue, pressureLimit, { redis, prefix, direct: () => direct, onSuppressed: (o, r, n) => counted.push([o, r, n]) });
   return { sends, parsedGiven, fanout, slots, counted };
 }
 
@@ -130,5 +135,46 @@ describe('a batched output’s first attempt from the router (real Redis, real B
     expect(sends).toHaveLength(1);
     release();
     await held;
+  });
+
+  it('a replay of an entry whose batch was queued unsent, but not recorded in the ledger, does not send it again: its job is the record', async () => {
+    const { sends, fanout, slots } = rig();
+    // The output's only slot is busy (a delivery job sending): the batch waits SLOT_WAIT_MS, then becomes its job.
+    expect(slots.tryAcquire()).toBe(true);
+    // The ledger record after the add fails (a Redis blip; or kill -9 between the two): the entry runs again.
+    const record = vi.spyOn(FanoutLedger.prototype, 'record').mockRejectedValueOnce(new Error('connection lost'));
+    const alerts = ['k1', 'k2', 'k3'].map((id) => makeAlert({ id }));
+    await expect(fanout.dispatch(new Map([['batched', alerts]]), ctx('31', alerts))).rejects.toThrow('connection lost');
+    expect(record).toHaveBeenCalledTimes(1);
+    expect((await jobsIn()).map((j) => j.alerts)).toEqual([['k1', 'k2', 'k3']]);
+    slots.release();
+    // The replay rebuilds the same batch (same job id) with a slot free: the job exists, so nothing is sent or added.
+    const again = alerts.map((a) => ({ ...a }));
+    await fanout.dispatch(new Map([['batched', again]]), ctx('31', again, true));
+    expect(sends).toEqual([]);
+    expect(await jobsIn()).toHaveLength(1);
+    expect(await redis.hlen(`${prefix}:fanout:31`)).toBe(3);
+  });
+
+  it('a hanging destination holds at most half the router slots: a batch of more entries than that is queued, not sent from here', async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    // router.concurrency 4 (pressure limit 3): at most 1 entry may wait on a send from the router.
+    const { sends, fanout } = rig(() => [], hold, { size: 4, pressureLimit: 3 });
+    const settled: string[] = [];
+    const runs = ['x1', 'x2', 'x3', 'x4'].map((id) => {
+      const a = [makeAlert({ id })];
+      return fanout.dispatch(new Map([['batched', a]]), ctx(id, a)).then(() => void settled.push(id));
+    });
+    // Three entries waiting on the partial batch (the pressure limit) flush it: 3 entries > 1, so it is
+    // queued and they finish at once; the fourth starts a batch of its own, sent when flushed.
+    await expect.poll(() => settled.sort()).toEqual(['x1', 'x2', 'x3']);
+    expect((await jobsIn()).map((j) => j.alerts)).toEqual([['x1', 'x2', 'x3']]);
+    await expect.poll(() => sends).toEqual([['x4']]);
+    // Held by the hanging send, one router slot only.
+    expect(settled).toHaveLength(3);
+    release();
+    await Promise.all(runs);
+    expect(settled).toHaveLength(4);
   });
 });
