@@ -5,6 +5,7 @@
 //   worker:    XREADGROUP (COUNT 256, BLOCK), JSON.parse, add an id, JSON.stringify, one undici
 //              POST per alert (8 keep-alive connections), XACK in bulk once per event-loop turn.
 // Nothing else: no auth, limits, routing, dedup, UI store, metrics, retries or crash recovery.
+// BENCH_FLOOR=raw | raw-http: the same loop without ioredis/undici (bench/floor-raw.ts).
 //   node --import tsx bench/floor.ts collector|worker --config <bench scenario config>
 import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -22,8 +23,15 @@ if ((role !== 'collector' && role !== 'worker') || flag !== '--config' || !path)
 const config = JSON.parse(readFileSync(path, 'utf8')) as BenchConfig;
 const stream = `${config.redis.prefix}:floor-log`;
 const group = 'floor';
+const variant = process.env.BENCH_FLOOR ?? '';
+if (variant !== '' && variant !== 'raw' && variant !== 'raw-http') throw new Error(`BENCH_FLOOR=${variant}: raw or raw-http`);
 
-if (role === 'collector') {
+if (variant) {
+  // Hand-written RESP and HTTP on net.Sockets: what Node costs per alert below the libraries.
+  const raw = await import('./floor-raw.js');
+  if (role === 'collector') raw.runRawCollector(config, stream, variant === 'raw-http');
+  else await raw.runRawWorker(config, stream, group);
+} else if (role === 'collector') {
   const redis = new Redis(config.redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const server = createServer((req, res) => {
     if (req.method === 'GET') {

@@ -288,7 +288,7 @@ async function main(): Promise<void> {
     await falconet({ name: 'e2e-500', description: '500 alerts/s open loop, 64 nodes, collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e });
   // The floor of the same two scenarios (bench/floor.ts): CPU per alert and latency read against it.
   if (want('e2e-500') || want('floor-500'))
-    await falconet({ name: 'floor-500', description: 'the floor (bench/floor.ts: XADD per request, XREADGROUP, one POST per alert, XACK) at 500 alerts/s', outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e, bare: true });
+    await falconet({ name: 'floor-500', description: `the floor${process.env.BENCH_FLOOR ? ` BENCH_FLOOR=${process.env.BENCH_FLOOR}` : ''} (bench/floor.ts: XADD per request, XREADGROUP, one POST per alert, XACK) at 500 alerts/s`, outputs: singleOut, workers: 1, nodes: 64, rate: 500, durationMs: D.e2e, bare: true });
   if (want('idle-1'))
     await falconet({ name: 'idle-1', description: '1 alert at a time on an idle pipeline (5/s, 1 node), collector + 1 worker → 1 webhook', outputs: singleOut, workers: 1, nodes: 1, rate: 5, warmupRate: 200, durationMs: quick ? 6_000 : 12_000 });
   if (want('idle-1') || want('floor-idle-1'))
