@@ -19,6 +19,43 @@ export interface RawConfig {
 
 const EMPTY: Buffer = Buffer.alloc(0);
 
+/** A socket's 'data' handler cutting HTTP/1.1 messages framed by Content-Length: `each(head, body)` per message, in order. */
+function httpMessages(each: (head: string, body: Buffer) => void): (chunk: Buffer) => void {
+  let buf: Buffer = EMPTY;
+  return (chunk) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    for (;;) {
+      const headEnd = buf.indexOf('\r\n\r\n', 0, 'latin1');
+      if (headEnd < 0) return;
+      const head = buf.toString('latin1', 0, headEnd);
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      const end = headEnd + 4 + length;
+      if (buf.length < end) return;
+      const body = buf.subarray(headEnd + 4, end);
+      buf = end === buf.length ? EMPTY : buf.subarray(end);
+      each(head, body);
+    }
+  };
+}
+
+/**
+ * The floors' node:http side (both variants of bench/floor.ts but raw-http): GET answers 200,
+ * a POST's body goes to `handle`, which answers with a status.
+ */
+export function serveNodeHttp(listen: { host: string; port: number }, handle: (text: string, answer: (status: number) => void) => void): void {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-length': '0' }).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(Buffer.concat(chunks).toString('utf8'), (status) => res.writeHead(status, { 'content-length': '0' }).end()));
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(listen.port, listen.host);
+}
+
 /** One RESP2 reply at buf[pos..]: [value, next position], or undefined while it is incomplete. */
 function parseReply(buf: Buffer, pos: number): [unknown, number] | undefined {
   const eol = buf.indexOf('\r\n', pos, 'latin1');
@@ -113,30 +150,22 @@ function httpClient(url: string, n = 8) {
     socket.on('close', () => {
       throw new Error('sink closed a keep-alive connection');
     });
-    let buf: Buffer = EMPTY;
     let current: ((status: number) => void) | undefined;
     const send = (body: string, done: (status: number) => void) => {
       current = done;
       socket.write(`${head}${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
-    socket.on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n', 0, 'latin1');
-        if (headEnd < 0) return;
-        const header = buf.toString('latin1', 0, headEnd);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(header)?.[1] ?? 0);
-        const end = headEnd + 4 + length;
-        if (buf.length < end) return;
-        buf = end === buf.length ? EMPTY : buf.subarray(end);
+    socket.on(
+      'data',
+      httpMessages((response) => {
         const done = current!;
         current = undefined;
         const next = queue.shift();
         if (next) send(next[0], next[1]);
         else idle.push(send);
-        done(Number(header.slice(9, 12))); // "HTTP/1.1 200 OK"
-      }
-    });
+        done(Number(response.slice(9, 12))); // "HTTP/1.1 200 OK"
+      }),
+    );
     idle.push(send);
   }
   return (body: string, done: (status: number) => void) => {
@@ -160,17 +189,7 @@ export function runRawCollector(config: RawConfig, stream: string, rawHttp: bool
   };
 
   if (!rawHttp) {
-    const server = createServer((req, res) => {
-      if (req.method === 'GET') {
-        res.writeHead(200, { 'content-length': '0' }).end();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => handle(Buffer.concat(chunks).toString('utf8'), (status) => res.writeHead(status, { 'content-length': '0' }).end()));
-    });
-    server.keepAliveTimeout = 65_000;
-    server.listen(config.listen.port, config.listen.host);
+    serveNodeHttp(config.listen, handle);
     return;
   }
 
@@ -181,24 +200,40 @@ export function runRawCollector(config: RawConfig, stream: string, rawHttp: bool
   const server = createNetServer((socket) => {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy());
-    let buf: Buffer = EMPTY;
-    socket.on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n', 0, 'latin1');
-        if (headEnd < 0) return;
-        const header = buf.toString('latin1', 0, headEnd);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(header)?.[1] ?? 0);
-        const end = headEnd + 4 + length;
-        if (buf.length < end) return;
-        const text = buf.toString('utf8', headEnd + 4, end);
-        buf = end === buf.length ? EMPTY : buf.subarray(end);
-        if (header.startsWith('GET ')) socket.write(reply(200));
-        else handle(text, (status) => socket.write(reply(status)));
-      }
-    });
+    socket.on(
+      'data',
+      httpMessages((request, body) => {
+        if (request.startsWith('GET ')) socket.write(reply(200));
+        else handle(body.toString('utf8'), (status) => socket.write(reply(status)));
+      }),
+    );
   });
   server.listen(config.listen.port, config.listen.host);
+}
+
+/** Both floors' acknowledgements: ids finished in one event-loop turn go in one XACK. */
+export function bulkAcks(send: (ids: string[]) => void): (id: string) => void {
+  let acks: string[] = [];
+  return (id) => {
+    acks.push(id);
+    if (acks.length === 1)
+      setImmediate(() => {
+        const ids = acks;
+        acks = [];
+        send(ids);
+      });
+  };
+}
+
+/** Both floors' workers: tells the bench it is ready; `stopping` turns true on SIGTERM (the process exits 200 ms later). */
+export function workerStarted(): { stopping: boolean } {
+  const state = { stopping: false };
+  process.on('SIGTERM', () => {
+    state.stopping = true;
+    setTimeout(() => process.exit(0), 200);
+  });
+  console.log(JSON.stringify({ msg: 'worker started' }));
+  return state;
 }
 
 export async function runRawWorker(config: RawConfig, stream: string, group: string): Promise<void> {
@@ -207,28 +242,14 @@ export async function runRawWorker(config: RawConfig, stream: string, group: str
   const call = (conn: typeof commands, args: string[]) => new Promise<unknown>((resolve) => conn(args, resolve));
   await call(commands, ['XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM']); // an error reply (group exists) is fine
   const posts = Object.values(config.outputs).map((o) => httpClient(o.url));
-  let acks: string[] = [];
-  const ack = (id: string) => {
-    acks.push(id);
-    if (acks.length === 1)
-      setImmediate(() => {
-        const ids = acks;
-        acks = [];
-        commands(['XACK', stream, group, ...ids], () => undefined);
-      });
-  };
+  const ack = bulkAcks((ids) => commands(['XACK', stream, group, ...ids], () => undefined));
   const deliver = (id: string, text: string) => {
     const body = JSON.stringify({ id, ...(JSON.parse(text) as object) });
     let left = posts.length;
     for (const post of posts) post(body, () => --left === 0 && ack(id));
   };
-  let stopping = false;
-  process.on('SIGTERM', () => {
-    stopping = true;
-    setTimeout(() => process.exit(0), 200);
-  });
-  console.log(JSON.stringify({ msg: 'worker started' }));
-  while (!stopping) {
+  const stop = workerStarted();
+  while (!stop.stopping) {
     const reply = (await call(blocking, ['XREADGROUP', 'GROUP', group, 'floor', 'COUNT', '256', 'BLOCK', '1000', 'STREAMS', stream, '>'])) as
       | Array<[string, Array<[string, string[]]>]>
       | null;

@@ -7,7 +7,6 @@
 // Nothing else: no auth, limits, routing, dedup, UI store, metrics, retries or crash recovery.
 // BENCH_FLOOR=raw | raw-http: the same loop without ioredis/undici (bench/floor-raw.ts).
 //   node --import tsx bench/floor.ts collector|worker --config <bench scenario config>
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
@@ -33,45 +32,24 @@ if (variant) {
   else await raw.runRawWorker(config, stream, group);
 } else if (role === 'collector') {
   const redis = new Redis(config.redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: null });
-  const server = createServer((req, res) => {
-    if (req.method === 'GET') {
-      res.writeHead(200, { 'content-length': '0' }).end();
+  const { serveNodeHttp } = await import('./floor-raw.js');
+  serveNodeHttp(config.listen, (text, answer) => {
+    try {
+      JSON.parse(text);
+    } catch {
+      answer(400);
       return;
     }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        JSON.parse(text);
-      } catch {
-        res.writeHead(400, { 'content-length': '0' }).end();
-        return;
-      }
-      redis.xadd(stream, '*', 't', String(Date.now()), 'a', text).then(
-        () => res.writeHead(200, { 'content-length': '0' }).end(),
-        () => res.writeHead(503, { 'content-length': '0' }).end(),
-      );
-    });
+    redis.xadd(stream, '*', 't', String(Date.now()), 'a', text).then(() => answer(200), () => answer(503));
   });
-  server.keepAliveTimeout = 65_000;
-  server.listen(config.listen.port, config.listen.host);
 } else {
   const commands = new Redis(config.redis.url, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const blocking = new Redis(config.redis.url, { maxRetriesPerRequest: null });
   await commands.xgroup('CREATE', stream, group, '0', 'MKSTREAM').catch(() => undefined);
   const urls = Object.values(config.outputs).map((o) => o.url);
   const agent = new Agent({ connections: 8 });
-  let acks: string[] = [];
-  const ack = (id: string) => {
-    acks.push(id);
-    if (acks.length === 1)
-      setImmediate(() => {
-        const ids = acks;
-        acks = [];
-        void commands.xack(stream, group, ...ids);
-      });
-  };
+  const { bulkAcks, workerStarted } = await import('./floor-raw.js');
+  const ack = bulkAcks((ids) => void commands.xack(stream, group, ...ids));
   const deliver = async (id: string, text: string) => {
     const alert = { id, ...(JSON.parse(text) as object) };
     const body = JSON.stringify(alert);
@@ -83,13 +61,8 @@ if (variant) {
     );
     ack(id);
   };
-  let stopping = false;
-  process.on('SIGTERM', () => {
-    stopping = true;
-    setTimeout(() => process.exit(0), 200);
-  });
-  console.log(JSON.stringify({ msg: 'worker started' }));
-  while (!stopping) {
+  const stop = workerStarted();
+  while (!stop.stopping) {
     const reply = (await blocking.xreadgroup('GROUP', group, 'floor', 'COUNT', 256, 'BLOCK', 1000, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]> | null;
     for (const [id, fields] of reply?.[0]?.[1] ?? []) void deliver(id, fields[3]!);
   }
