@@ -107,29 +107,33 @@ export class DirectSender {
    * #10: a queued batch paid its alerts' JSON written into the job, read back and parsed again).
    */
   async deliverBatch(jobId: string, jsons: string[], alerts: Alert[]): Promise<'attempted' | 'queued'> {
-    const unsent = async () => {
-      await this.deps.queue.add(this.instance.name, { alerts: jsons }, { ...this.deps.jobOptions, jobId });
-      return 'queued' as const;
-    };
     const paused = this.paused();
-    if (typeof paused === 'boolean' ? paused : await paused) return unsent();
-    const slots = this.deps.slots;
-    if (!slots.tryAcquire()) {
-      if (slots.waiting >= this.maxWaiting) return unsent();
-      const granted = await slots.acquireWithin(SLOT_WAIT_MS);
-      if (!granted) return unsent();
-      if (this.pausedNow()) {
-        slots.release();
-        return unsent();
-      }
+    const slot = (typeof paused === 'boolean' ? paused : await paused) ? false : this.slot();
+    if (slot === false || (slot !== true && !(await slot))) {
+      await this.deps.queue.add(this.instance.name, { alerts: jsons }, this.jobOpts(jobId));
+      return 'queued';
     }
     await this.sendOne(jobId, jsons, alerts);
     return 'attempted';
   }
 
+  /**
+   * A send slot for a first attempt: taken at once (true), refused (false: too many wait already),
+   * or waited for up to SLOT_WAIT_MS (a promise; false also when a pause began meanwhile).
+   */
+  private slot(): boolean | Promise<boolean> {
+    const slots = this.deps.slots;
+    if (slots.tryAcquire()) return true;
+    if (slots.waiting >= this.maxWaiting) return false;
+    return slots.acquireWithin(SLOT_WAIT_MS).then((granted) => {
+      if (!granted || !this.pausedNow()) return granted;
+      slots.release();
+      return false;
+    });
+  }
+
   /** Single-alert outputs. `onQueued`: told the alerts queued unsent once their jobs exist (the fan-out ledger records them), before the sends settle. */
   async deliver(items: DirectItem[], onQueued: (queued: DirectItem[]) => Promise<void> = async () => undefined): Promise<DirectResult> {
-    const slots = this.deps.slots;
     const queue = async (unsent: DirectItem[]) => {
       if (unsent.length === 0) return;
       await this.queueUnsent(unsent);
@@ -151,17 +155,10 @@ export class DirectSender {
       sends.push(this.sendOne(item.jobId, [item.json], [item.alert]));
     };
     for (const item of items) {
-      if (slots.tryAcquire()) send(item);
-      else if (slots.waiting >= this.maxWaiting) queued.push(item);
-      else {
-        waits.push(
-          slots.acquireWithin(SLOT_WAIT_MS).then((granted) => {
-            if (granted && !this.pausedNow()) return send(item);
-            if (granted) slots.release();
-            queued.push(item);
-          }),
-        );
-      }
+      const slot = this.slot();
+      if (slot === true) send(item);
+      else if (slot === false) queued.push(item);
+      else waits.push(slot.then((granted) => (granted ? send(item) : void queued.push(item))));
     }
     if (waits.length > 0) await Promise.all(waits);
     // Every send settled before the entry's run ends, even when the queueing failed (the run then fails).
@@ -181,15 +178,14 @@ export class DirectSender {
   private async queueUnsent(items: DirectItem[]): Promise<void> {
     if (items.length === 0) return;
     if (items.length === 1) {
-      const job = this.job(items[0]!, { alerts: [items[0]!.json] });
-      await this.deps.queue.add(job.name, job.data, job.opts);
+      await this.deps.queue.add(this.instance.name, { alerts: [items[0]!.json] }, this.jobOpts(items[0]!.jobId));
       return;
     }
     const jobs = [];
     for (let i = 0; i < items.length; i += MAX_ALERTS_PER_JOB) {
       const group = items.slice(i, i + MAX_ALERTS_PER_JOB);
       const jobId = `m${createHash('sha1').update(group.map((item) => item.jobId).join(',')).digest('hex')}`;
-      jobs.push({ name: this.instance.name, data: { alerts: group.map((item) => item.json) }, opts: { ...this.deps.jobOptions, jobId } });
+      jobs.push({ name: this.instance.name, data: { alerts: group.map((item) => item.json) }, opts: this.jobOpts(jobId) });
     }
     // addBulk is one MULTI; keep each short (as fan-out does).
     for (let i = 0; i < jobs.length; i += 20) await this.deps.queue.addBulk(jobs.slice(i, i + 20));
@@ -244,7 +240,7 @@ export class DirectSender {
     const retry = outcome.retry;
     if (!retry) return;
     const data: DeliveryJobData = { alerts: retry.texts, firstAttemptAt: outcome.firstAttemptAt, sends: outcome.sends };
-    const opts = { ...this.deps.jobOptions, jobId };
+    const opts = this.jobOpts(jobId);
     if (retry.pauseMs !== undefined) {
       // A pause is not an attempt (as in the queue's processor): the job keeps all of them.
       await this.pauseFor(retry.pauseMs);
@@ -255,7 +251,7 @@ export class DirectSender {
     await this.deps.queue.add(this.instance.name, data, { ...opts, attempts: Math.max(1, attempts - 1), delay: jitterBackoff(1, backoff, maxBackoff) });
   }
 
-  private job(item: DirectItem, data: DeliveryJobData) {
-    return { name: this.instance.name, data, opts: { ...this.deps.jobOptions, jobId: item.jobId } };
+  private jobOpts(jobId: string): JobsOptions {
+    return { ...this.deps.jobOptions, jobId };
   }
 }

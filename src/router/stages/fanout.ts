@@ -302,6 +302,32 @@ export class Fanout {
     else if (!batch.timer) batch.timer = setTimeout(() => void this.flush(name), output.batchInterval);
   }
 
+  /**
+   * Sent from here when the output allows (src/delivery/direct.ts), else its delivery job; either
+   * way the caller records it in the ledger once this resolves, so a replay sends or queues none
+   * of it again.
+   */
+  private async sendOrQueue(name: string, batch: PendingBatch, jobId: string): Promise<void> {
+    const queue = this.queueFor(name);
+    const direct = this.deps.direct?.(name);
+    // A batch's send holds every entry with an alert in it (a router slot each) for up to the
+    // output's timeout: at most half the router's slots wait on such sends, the rest queue.
+    const entries = batch.ledger.size;
+    if (!direct || this.sendingEntries + entries > Math.floor(this.pressureLimit / 2)) {
+      await queue.add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      return;
+    }
+    // A replay may rebuild the batch an earlier run queued before its ledger record: the job is
+    // the backstop (as for a queued batch, whose add BullMQ ignores), so it is not sent here too.
+    if (batch.replay && (await this.deps.redis.exists(queue.toKey(jobId))) === 1) return;
+    this.sendingEntries += entries;
+    try {
+      await direct.deliverBatch(jobId, batch.jsons, batch.alerts);
+    } finally {
+      this.sendingEntries -= entries;
+    }
+  }
+
   private pendingFor(name: string): PendingBatch {
     let batch = this.pending.get(name);
     if (!batch) this.pending.set(name, (batch = { jsons: [], alerts: [], ids: [], ledger: new Map(), bytes: 0, replay: false, done: deferred() }));
@@ -315,24 +341,7 @@ export class Fanout {
     if (batch.timer) clearTimeout(batch.timer);
     const jobId = `b${createHash('sha1').update(batch.ids.join(',')).digest('hex')}`;
     try {
-      // Sent from here when the output allows (src/delivery/direct.ts), else its delivery job;
-      // either way the ledger records it once settled, so a replay sends or queues none of it again.
-      const direct = this.deps.direct?.(name);
-      const queue = this.queueFor(name);
-      // A replay may rebuild the batch an earlier run queued before its ledger record: the job is
-      // the backstop (BullMQ ignores an add of an existing id), so it must not be sent here too.
-      const exists = batch.replay && direct ? (await this.deps.redis.exists(queue.toKey(jobId))) === 1 : false;
-      // A batch's send holds every entry with an alert in it (a router slot each) for up to the
-      // output's timeout: at most half the router's slots wait on such sends, the rest queue.
-      const entries = batch.ledger.size;
-      if (direct && !exists && this.sendingEntries + entries <= Math.floor(this.pressureLimit / 2)) {
-        this.sendingEntries += entries;
-        try {
-          await direct.deliverBatch(jobId, batch.jsons, batch.alerts);
-        } finally {
-          this.sendingEntries -= entries;
-        }
-      } else if (!exists) await queue.add(name, { alerts: batch.jsons }, { ...this.jobOptions.get(name)!, jobId });
+      await this.sendOrQueue(name, batch, jobId);
       await this.ledger.record(batch.ledger);
       batch.done.resolve();
     } catch (err) {
