@@ -10,6 +10,7 @@ export async function startCountingSink(): Promise<{ url: string; received(): nu
       res.end();
     });
   });
+  server.keepAliveTimeout = 65_000; // as webhook receivers do: idle keep-alive sockets stay open between bursts
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,

@@ -99,7 +99,7 @@ type Reply = (value: unknown) => void;
  * One Redis connection: commands written as RESP arrays, corked until the end of the tick (as
  * ioredis's auto-pipelining batches them), replies handed FIFO to the callbacks of the commands.
  */
-function redisConnection(url: string) {
+export function redisConnection(url: string) {
   const u = new URL(url);
   const socket = connect(Number(u.port || 6379), u.hostname);
   socket.setNoDelay(true);
@@ -136,7 +136,7 @@ function redisConnection(url: string) {
  * queued. A response is read as far as its status line and Content-Length (the sink sends no
  * chunked bodies); the callback gets the status.
  */
-function httpClient(url: string, n = 8) {
+export function httpClient(url: string, n = 8) {
   const u = new URL(url);
   const head = `POST ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: application/json\r\nContent-Length: `;
   const idle: Array<(body: string, done: (status: number) => void) => void> = [];
